@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"sort"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -374,8 +373,7 @@ func decodeArrow(data []byte) (d *Draws, err error) {
 		return nil, errors.New("no variable columns")
 	}
 
-	type key struct{ chain, iter int64 }
-	var keys []key
+	var keys []drawKey
 	vals := make([][]float64, len(names)) // by variable, in row order
 	for b := 0; b < r.NumRecords(); b++ {
 		rec, err := r.RecordAt(b)
@@ -388,7 +386,7 @@ func decodeArrow(data []byte) (d *Draws, err error) {
 			var it []int64
 			if it, err = intValues(rec.Column(colIter), ColIteration, base); err == nil {
 				for i := range ch {
-					keys = append(keys, key{ch[i], it[i]})
+					keys = append(keys, drawKey{ch[i], it[i]})
 				}
 			}
 		}
@@ -402,66 +400,7 @@ func decodeArrow(data []byte) (d *Draws, err error) {
 			return nil, err
 		}
 	}
-	if len(keys) == 0 {
-		return nil, errors.New("no rows")
-	}
-
-	order := make([]int, len(keys))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool {
-		ka, kb := keys[order[a]], keys[order[b]]
-		if ka.chain != kb.chain {
-			return ka.chain < kb.chain
-		}
-		return ka.iter < kb.iter
-	})
-	// Chains must be numbered 1..C and iterations 1..n within each chain.
-	var lengths []int
-	for pos, i := range order {
-		k := keys[i]
-		want := key{int64(len(lengths)), 0}
-		if len(lengths) > 0 {
-			want.iter = int64(lengths[len(lengths)-1]) + 1
-		}
-		switch {
-		case want.chain > 0 && k.chain == want.chain && k.iter == want.iter:
-			lengths[len(lengths)-1]++
-		case k.chain == want.chain+1 && k.iter == 1:
-			lengths = append(lengths, 1)
-		case k.chain == want.chain && k.iter < want.iter:
-			return nil, fmt.Errorf("chain %d has iteration %d more than once", k.chain, k.iter)
-		case k.chain == want.chain:
-			return nil, fmt.Errorf("chain %d jumps from iteration %d to %d", k.chain, want.iter-1, k.iter)
-		case k.chain <= 0 || (pos == 0 && k.chain != 1):
-			return nil, fmt.Errorf("chain numbers must start at 1, found %d", k.chain)
-		case k.chain > want.chain+1:
-			return nil, fmt.Errorf("chain %d is missing (found chain %d)", want.chain+1, k.chain)
-		default:
-			return nil, fmt.Errorf("chain %d starts at iteration %d, not 1", k.chain, k.iter)
-		}
-	}
-	for c := 1; c < len(lengths); c++ {
-		if lengths[c] != lengths[0] {
-			return nil, fmt.Errorf("%w: chain 1 has %d, chain %d has %d", ErrUnequalChains, lengths[0], c+1, lengths[c])
-		}
-	}
-	n := lengths[0]
-	d = New(names, len(lengths), n)
-	for c, ch := range d.Values {
-		for v, s := range ch {
-			for i := range s {
-				s[i] = vals[v][order[c*n+i]]
-			}
-		}
-	}
-	d.Meta = meta
-	d.Warmup = warmup
-	if err := d.Validate(); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return assemble(names, keys, vals, meta, warmup)
 }
 
 func numericType(t arrow.DataType) bool {
