@@ -111,6 +111,10 @@ func Create(path string, names []string, meta Meta, nchains, warmup int, opts Wr
 	return w, nil
 }
 
+// SetMeta replaces the metadata the file will carry; call it before Close
+// (samplers record adapted values known only at the end of a run).
+func (w *Writer) SetMeta(m Meta) { w.meta = m }
+
 // Chain returns the writer of chain c (0-based).
 func (w *Writer) Chain(c int) *ChainWriter { return w.chains[c] }
 

@@ -2,6 +2,7 @@ package subpost
 
 import (
 	"math/rand/v2"
+	"sync"
 
 	"github.com/epmc/epmc/chains"
 )
@@ -60,6 +61,9 @@ func Subposterior(m Model, shards int) Target {
 type subposterior struct {
 	m     Model
 	power float64
+	// scratch holds the likelihood-gradient buffers, so that LogDensity
+	// stays allocation-free and safe for concurrent use whatever Dim is.
+	scratch sync.Pool
 }
 
 func (s *subposterior) Dim() int { return s.m.Dim() }
@@ -69,23 +73,37 @@ func (s *subposterior) LogDensity(theta, grad []float64) float64 {
 		return s.power*s.m.LogPrior(theta, nil) + s.m.LogLik(theta, nil)
 	}
 	// The prior's gradient goes to grad first and is scaled; the
-	// likelihood's is then added from a stack buffer or a fresh one.
+	// likelihood's is then added from a pooled buffer.
 	lp := s.m.LogPrior(theta, grad)
 	for i := range grad {
 		grad[i] *= s.power
 	}
-	var stack [64]float64
-	var g []float64
-	if len(grad) <= len(stack) {
-		g = stack[:len(grad)]
-	} else {
-		g = make([]float64, len(grad))
+	buf, _ := s.scratch.Get().(*[]float64)
+	if buf == nil || cap(*buf) < len(grad) {
+		b := make([]float64, len(grad))
+		buf = &b
 	}
+	g := (*buf)[:len(grad)]
+	clear(g)
 	ll := s.m.LogLik(theta, g)
 	for i := range grad {
 		grad[i] += g[i]
 	}
+	s.scratch.Put(buf)
 	return s.power*lp + ll
+}
+
+// Constrainer is implemented by models whose reported values are not the
+// plain block transforms of θ, for example regression coefficients sampled
+// on a standardised scale and reported on the data's own scale. Constrain
+// writes the reported scalars, in the order of the Params' ScalarNames, to
+// x. The reported values must still be unconstrained reals or follow the
+// transforms declared in Params, so that combiners can work on them; a
+// fixed linear map common to all shards keeps the product of the
+// subposteriors exact. Samplers use it, when present, instead of the
+// package-level Constrain.
+type Constrainer interface {
+	Constrain(x, theta []float64)
 }
 
 // Constrain maps θ to the constrained scalars of params, in the order of
