@@ -1,0 +1,330 @@
+package auxdp
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/epmc/epmc/rng"
+)
+
+// processor is one auxiliary processor j: given the placement, its points
+// form an independent DP(α/P) (or PY(d, θ/P)) mixture, which its local step
+// samples without looking at any other processor.
+type processor struct {
+	s        *sampler
+	j        int
+	clusters []*cluster // slots; a slot whose cluster has n == 0 is free
+	free     []int
+	spare    []*cluster
+	k        int // non-empty clusters
+	points   []int32
+	src      *rand.PCG
+	r        *rand.Rand
+	logw     []float64
+
+	// split–merge scratch
+	scratch [3]stats
+	memOff  []int
+	memBuf  []int32
+	memPos  []int
+	perm    []int32
+	side    []bool
+	smProp  [2]int // splits, merges proposed this iteration
+	smAcc   [2]int
+}
+
+// local is the processor's local step for iteration it: optionally a
+// refresh of its clusters' statistics, Sweeps collapsed Gibbs sweeps and
+// SplitMerge merge–split proposals, all with concentration α/P.
+func (p *processor) local(it int, refresh bool) {
+	s := p.s
+	p.src.Seed(rng.Seeds(s.cfg.Seed, streamLocal, uint64(it), uint64(p.j)))
+	a := s.alpha / float64(s.nproc)
+	d := s.disc
+	if refresh {
+		for _, c := range p.clusters {
+			c.st.clear()
+		}
+		for _, i := range p.points {
+			s.zc[i].st.add(int(i))
+		}
+	}
+	for range s.cfg.Sweeps {
+		for _, i := range p.points {
+			p.gibbs(int(i), a, d)
+		}
+	}
+	p.smProp, p.smAcc = [2]int{}, [2]int{}
+	if s.cfg.SplitMerge > 0 {
+		p.memOff = p.memOff[:0] // members out of date
+		for range s.cfg.SplitMerge {
+			p.splitMerge(a, d)
+		}
+	}
+}
+
+// gibbs is Neal's (2000) Algorithm 3 update of point i: remove it from its
+// cluster, then reassign it with probability ∝ (n_c − d)·p(x_i | X_c) to a
+// cluster c of this processor, or ∝ (a + d·K_j)·p(x_i | H) to a new cluster
+// on this processor.
+func (p *processor) gibbs(i int, a, d float64) {
+	c := p.s.zc[i]
+	c.st.remove(i)
+	c.n--
+	if c.n == 0 {
+		p.free = append(p.free, c.slot)
+		p.k--
+	} else {
+		c.logw = math.Log(float64(c.n) - d)
+	}
+	p.join(i, p.choose(i, a, d), d)
+}
+
+// choose draws the cluster that point i (currently in none) joins; a new
+// cluster is made when the urn says so.
+func (p *processor) choose(i int, a, d float64) *cluster {
+	ns := len(p.clusters)
+	if cap(p.logw) < ns+1 {
+		p.logw = make([]float64, 2*ns+8)
+	}
+	w := p.logw[:ns+1]
+	best := math.Inf(-1)
+	for t, c := range p.clusters {
+		if c.n == 0 {
+			w[t] = math.Inf(-1)
+			continue
+		}
+		v := c.logw + c.st.logPred(i)
+		w[t] = v
+		best = max(best, v)
+	}
+	vnew := math.Log(a+d*float64(p.k)) + p.s.fam.logPrior(i)
+	w[ns] = vnew
+	best = max(best, vnew)
+	var tot float64
+	for t, v := range w {
+		e := math.Exp(v - best)
+		w[t] = e
+		tot += e
+	}
+	t := sampleWeights(p.r, w, tot)
+	if t < ns {
+		return p.clusters[t]
+	}
+	return p.newCluster()
+}
+
+// join adds point i to cluster c.
+func (p *processor) join(i int, c *cluster, d float64) {
+	c.st.add(i)
+	c.n++
+	c.logw = math.Log(float64(c.n) - d)
+	p.s.zc[i] = c
+}
+
+// newCluster returns an empty cluster in a slot of this processor, reusing
+// free slots and spare clusters before allocating.
+func (p *processor) newCluster() *cluster {
+	var c *cluster
+	if n := len(p.free); n > 0 {
+		c = p.clusters[p.free[n-1]]
+		p.free = p.free[:n-1]
+	} else {
+		if n := len(p.spare); n > 0 {
+			c = p.spare[n-1]
+			p.spare = p.spare[:n-1]
+		} else {
+			c = &cluster{st: p.s.fam.newStats()}
+		}
+		c.slot = len(p.clusters)
+		p.clusters = append(p.clusters, c)
+	}
+	c.proc = p.j
+	p.k++
+	return c
+}
+
+// members returns the points of cluster c (on this processor), building
+// the member lists by a counting sort when they are out of date.
+func (p *processor) members(c *cluster) []int32 {
+	ns := len(p.clusters)
+	if len(p.memOff) != ns+1 {
+		p.memOff = append(p.memOff[:0], make([]int, ns+1)...)
+		for _, i := range p.points {
+			p.memOff[p.s.zc[i].slot+1]++
+		}
+		for t := range ns {
+			p.memOff[t+1] += p.memOff[t]
+		}
+		p.memPos = append(p.memPos[:0], p.memOff[:ns]...)
+		if cap(p.memBuf) < len(p.points) {
+			p.memBuf = make([]int32, len(p.points))
+		}
+		p.memBuf = p.memBuf[:len(p.points)]
+		for _, i := range p.points {
+			t := p.s.zc[i].slot
+			p.memBuf[p.memPos[t]] = i
+			p.memPos[t]++
+		}
+	}
+	return p.memBuf[p.memOff[c.slot]:p.memOff[c.slot+1]]
+}
+
+// splitLogRatio is ln[p(split)/p(merged)] under the local PY(d, a) urn
+// (d = 0: DP(a)) for parts of sizes na, nb when the processor has kMerged
+// clusters in the merged state:
+// ln(a + d·kMerged) + lnΓ(na−d) + lnΓ(nb−d) − lnΓ(1−d) − lnΓ(na+nb−d).
+func splitLogRatio(na, nb, kMerged int, a, d float64) float64 {
+	return math.Log(a+d*float64(kMerged)) + lgamma(float64(na)-d) + lgamma(float64(nb)-d) -
+		lgamma(1-d) - lgamma(float64(na+nb)-d)
+}
+
+// splitMerge makes one sequentially-allocated merge–split proposal (Dahl
+// 2005, "Sequentially-allocated merge-split sampler for conjugate and
+// nonconjugate Dirichlet process mixture models"): pick two distinct points
+// of this processor uniformly; if they share a cluster, propose to split it,
+// allocating the other members one by one in random order with
+// probability ∝ n_part·p(x | part); otherwise propose to merge their two
+// clusters. The Metropolis–Hastings ratio uses the probability of the
+// allocation (for a merge, of the allocation that would recreate the
+// current split). The target is the local DP(α/P) or PY(d, θ/P) mixture,
+// so the move is exact within the auxiliary-variable model.
+func (p *processor) splitMerge(a, d float64) {
+	np := len(p.points)
+	if np < 2 {
+		return
+	}
+	ia := p.r.IntN(np)
+	ib := p.r.IntN(np - 1)
+	if ib >= ia {
+		ib++
+	}
+	i, j := int(p.points[ia]), int(p.points[ib])
+	ci, cj := p.s.zc[i], p.s.zc[j]
+	if ci == cj {
+		p.smProp[0]++
+		if p.proposeSplit(i, j, ci, a, d) {
+			p.smAcc[0]++
+			p.memOff = p.memOff[:0]
+		}
+		return
+	}
+	p.smProp[1]++
+	if p.proposeMerge(i, j, ci, cj, a, d) {
+		p.smAcc[1]++
+		p.memOff = p.memOff[:0]
+	}
+}
+
+// allocate runs the sequential allocation of p.perm into parts A and B
+// that already hold i and j. With forced == nil it samples each side and
+// records it in p.side; otherwise forced(m) says whether m goes to A. It
+// returns the log probability of the allocation and the part sizes.
+func (p *processor) allocate(sa, sb stats, forced func(int32) bool) (logq float64, na, nb int) {
+	na, nb = 1, 1
+	p.side = p.side[:0]
+	for _, m := range p.perm {
+		la := math.Log(float64(na)) + sa.logPred(int(m))
+		lb := math.Log(float64(nb)) + sb.logPred(int(m))
+		hi, lo := la, lb
+		if lo > hi {
+			hi, lo = lo, hi
+		}
+		lse := hi + math.Log1p(math.Exp(lo-hi))
+		var toA bool
+		if forced == nil {
+			toA = p.r.Float64() < math.Exp(la-lse)
+		} else {
+			toA = forced(m)
+		}
+		if toA {
+			logq += la - lse
+			sa.add(int(m))
+			na++
+		} else {
+			logq += lb - lse
+			sb.add(int(m))
+			nb++
+		}
+		p.side = append(p.side, toA)
+	}
+	return logq, na, nb
+}
+
+// shufflePerm puts the members of the given lists other than i and j into
+// p.perm in uniformly random order.
+func (p *processor) shufflePerm(i, j int, lists ...[]int32) {
+	p.perm = p.perm[:0]
+	for _, l := range lists {
+		for _, m := range l {
+			if int(m) != i && int(m) != j {
+				p.perm = append(p.perm, m)
+			}
+		}
+	}
+	p.r.Shuffle(len(p.perm), func(a, b int) { p.perm[a], p.perm[b] = p.perm[b], p.perm[a] })
+}
+
+func (p *processor) proposeSplit(i, j int, c *cluster, a, d float64) bool {
+	p.shufflePerm(i, j, p.members(c))
+	sa, sb := p.scratch[0], p.scratch[1]
+	sa.clear()
+	sb.clear()
+	sa.add(i)
+	sb.add(j)
+	logq, na, nb := p.allocate(sa, sb, nil)
+	logr := splitLogRatio(na, nb, p.k, a, d) + sa.logMarginal() + sb.logMarginal() - c.st.logMarginal()
+	if !(math.Log(p.r.Float64()) < logr-logq) {
+		return false
+	}
+	nc := p.newCluster()
+	c.st, p.scratch[0] = sa, c.st
+	nc.st, p.scratch[1] = sb, nc.st
+	c.n, nc.n = na, nb
+	c.logw = math.Log(float64(na) - d)
+	nc.logw = math.Log(float64(nb) - d)
+	zc := p.s.zc
+	zc[j] = nc
+	for t, m := range p.perm {
+		if !p.side[t] {
+			zc[m] = nc
+		}
+	}
+	return true
+}
+
+func (p *processor) proposeMerge(i, j int, ci, cj *cluster, a, d float64) bool {
+	mi, mj := p.members(ci), p.members(cj)
+	sm := p.scratch[2]
+	sm.clear()
+	for _, m := range mi {
+		sm.add(int(m))
+	}
+	for _, m := range mj {
+		sm.add(int(m))
+	}
+	p.shufflePerm(i, j, mi, mj)
+	sa, sb := p.scratch[0], p.scratch[1]
+	sa.clear()
+	sb.clear()
+	sa.add(i)
+	sb.add(j)
+	zc := p.s.zc
+	logq, _, _ := p.allocate(sa, sb, func(m int32) bool { return zc[m] == ci })
+	logr := sm.logMarginal() - ci.st.logMarginal() - cj.st.logMarginal() -
+		splitLogRatio(ci.n, cj.n, p.k-1, a, d) + logq
+	if !(math.Log(p.r.Float64()) < logr) {
+		return false
+	}
+	ci.st, p.scratch[2] = sm, ci.st
+	ci.n += cj.n
+	ci.logw = math.Log(float64(ci.n) - d)
+	for _, m := range mj {
+		zc[m] = ci
+	}
+	cj.st.clear()
+	cj.n = 0
+	p.free = append(p.free, cj.slot)
+	p.k--
+	return true
+}

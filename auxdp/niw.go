@@ -1,0 +1,391 @@
+package auxdp
+
+import (
+	"fmt"
+	"math"
+)
+
+// niwFamily is the Normal–inverse-Wishart family bound to data. The data are
+// stored shifted by the prior mean m₀, which makes m₀ = 0 internally: every
+// density is translation invariant, and the shift keeps the raw second
+// moments small, so refreshing a factor from them loses few digits.
+type niwFamily struct {
+	d       int
+	x       []float64 // rows of x − m₀
+	shift   []float64 // m₀
+	kappa0  float64
+	nu0     float64
+	psi0    []float64 // Ψ₀
+	r0      []float64 // upper Cholesky factor of Ψ₀
+	inv0    []float64 // 1 / diag(r0)
+	logdet0 float64
+	lmvg0   float64 // ln Γ_d(ν₀/2)
+	// tab[n] = lnΓ((ν+1)/2) − lnΓ((ν−d+1)/2) − (d/2) ln(π(κ+1)/κ) with
+	// κ = κ₀+n, ν = ν₀+n: the part of the Student-t predictive constant
+	// that depends on the cluster size only, tabulated so that adding or
+	// removing a point costs no log-gamma evaluations.
+	tab      []float64
+	prior    []float64 // ln p(x_i | H) per point
+	scratchE *niwStats
+	h        NIW
+}
+
+func (h NIW) bind(x []float64, n, d int, names []string) (family, error) {
+	if err := checkFinite(x, d, names); err != nil {
+		return nil, err
+	}
+	if d > n {
+		return nil, fmt.Errorf("%w: %d columns but only %d rows; a Gaussian mixture needs at least as many rows as columns", errBadData, d, n)
+	}
+	if len(h.Mean) != d {
+		return nil, fmt.Errorf("NIW prior mean has %d values, want %d (one per column)", len(h.Mean), d)
+	}
+	if !(h.Kappa > 0) || math.IsInf(h.Kappa, 0) {
+		return nil, fmt.Errorf("NIW kappa must be positive and finite, got %v", h.Kappa)
+	}
+	if !(h.Nu > float64(d)-1) || math.IsInf(h.Nu, 0) {
+		return nil, fmt.Errorf("NIW nu must exceed d − 1 = %d, got %v", d-1, h.Nu)
+	}
+	if len(h.Psi) != d*d {
+		return nil, fmt.Errorf("NIW scale matrix Psi has %d values, want %d×%d", len(h.Psi), d, d)
+	}
+	for a := range d {
+		for b := range a {
+			u, v := h.Psi[a*d+b], h.Psi[b*d+a]
+			if math.Abs(u-v) > 1e-10*(math.Abs(u)+math.Abs(v)) {
+				return nil, fmt.Errorf("NIW scale matrix Psi is not symmetric at [%d,%d]", a+1, b+1)
+			}
+		}
+	}
+	r0, ok := cholesky(append([]float64(nil), h.Psi...), d)
+	if !ok {
+		return nil, fmt.Errorf("NIW scale matrix Psi is not positive definite")
+	}
+	for _, v := range h.Mean {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("NIW prior mean has a non-finite value")
+		}
+	}
+	f := &niwFamily{
+		d: d, shift: append([]float64(nil), h.Mean...), kappa0: h.Kappa, nu0: h.Nu,
+		psi0: append([]float64(nil), h.Psi...), r0: r0, inv0: make([]float64, d),
+		h: NIW{Mean: append([]float64(nil), h.Mean...), Kappa: h.Kappa, Nu: h.Nu, Psi: append([]float64(nil), h.Psi...)},
+	}
+	for k := range d {
+		f.inv0[k] = 1 / r0[k*d+k]
+		f.logdet0 += 2 * math.Log(r0[k*d+k])
+	}
+	f.lmvg0 = lnMvGamma(f.nu0/2, d)
+	f.tab = make([]float64, n+2)
+	for m := range f.tab {
+		kappa, nu := f.kappa0+float64(m), f.nu0+float64(m)
+		f.tab[m] = lgamma((nu+1)/2) - lgamma((nu-float64(d)+1)/2) - float64(d)/2*math.Log(math.Pi*(kappa+1)/kappa)
+	}
+	f.x = make([]float64, n*d)
+	f.prior = make([]float64, n)
+	f.scratchE = f.newStats().(*niwStats)
+	if err := f.setData(x); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// setData replaces the bound data (same shape) and recomputes the cached
+// prior predictives.
+func (f *niwFamily) setData(x []float64) error {
+	if err := checkFinite(x, f.d, nil); err != nil {
+		return err
+	}
+	d := f.d
+	for i := range f.prior {
+		for k := range d {
+			f.x[i*d+k] = x[i*d+k] - f.shift[k]
+		}
+		f.prior[i] = f.scratchE.logPred(i)
+	}
+	return nil
+}
+
+func (f *niwFamily) dim() int                   { return f.d }
+func (f *niwFamily) logPrior(i int) float64     { return f.prior[i] }
+func (f *niwFamily) constant() float64          { return 0 }
+func (f *niwFamily) vecConst([]float64) float64 { return 0 }
+func (f *niwFamily) hyper() any                 { return f.h }
+
+func (f *niwFamily) validRow(x []float64) error {
+	if len(x) != f.d {
+		return fmt.Errorf("point has %d values, want %d", len(x), f.d)
+	}
+	return checkFinite(x, f.d, nil)
+}
+
+func (f *niwFamily) newStats() stats {
+	d := f.d
+	st := &niwStats{
+		f: f, s: make([]float64, d), s2: make([]float64, d*d), m: make([]float64, d),
+		r: make([]float64, d*d), inv: make([]float64, d), w: make([]float64, d),
+	}
+	st.clear()
+	return st
+}
+
+// params returns the posterior means of μ and Σ: m_n and Ψ_n/(ν_n−d−1)
+// (NaN when ν_n ≤ d+1 and the mean does not exist).
+func (f *niwFamily) params(s stats) (mean, cov []float64) {
+	st := s.(*niwStats)
+	d := f.d
+	mean = make([]float64, d)
+	for k := range d {
+		mean[k] = st.m[k] + f.shift[k]
+	}
+	cov = make([]float64, d*d)
+	den := st.nu - float64(d) - 1
+	for a := range d {
+		for b := range d {
+			var v float64
+			for k := 0; k <= min(a, b); k++ {
+				v += st.r[k*d+a] * st.r[k*d+b]
+			}
+			if den > 0 {
+				cov[a*d+b] = v / den
+			} else {
+				cov[a*d+b] = math.NaN()
+			}
+		}
+	}
+	return mean, cov
+}
+
+// niwStats holds a cluster's sufficient statistics (n, Σx, Σxxᵀ of the
+// shifted data) and the upper Cholesky factor R of
+// Ψ_n = Ψ₀ + Σxxᵀ − κ_n m_n m_nᵀ (Murphy 2007, "Conjugate Bayesian analysis
+// of the Gaussian distribution", §9), kept current by rank-one updates and
+// downdates in O(d²) per point.
+type niwStats struct {
+	f      *niwFamily
+	n      int
+	kappa  float64
+	nu     float64
+	s      []float64 // Σx
+	s2     []float64 // Σxxᵀ, upper triangle
+	m      []float64 // m_n = Σx/κ_n (m₀ = 0 after the shift)
+	r      []float64 // upper Cholesky factor of Ψ_n: Ψ_n = RᵀR
+	inv    []float64 // 1/diag(R)
+	logdet float64   // ln|Ψ_n|
+	c0     float64   // constant of the log predictive
+	e      float64   // (ν_n+1)/2, the exponent of the predictive
+	ratio  float64   // κ_n/(κ_n+1)
+	w      []float64 // scratch
+}
+
+func (st *niwStats) clear() {
+	f := st.f
+	st.n = 0
+	st.kappa, st.nu = f.kappa0, f.nu0
+	clear(st.s)
+	clear(st.s2)
+	clear(st.m)
+	copy(st.r, f.r0)
+	copy(st.inv, f.inv0)
+	st.logdet = f.logdet0
+	st.cache()
+}
+
+// cache recomputes the quantities the predictive needs after a change.
+func (st *niwStats) cache() {
+	st.c0 = st.f.tab[st.n] - st.logdet/2
+	st.e = (st.nu + 1) / 2
+	st.ratio = st.kappa / (st.kappa + 1)
+}
+
+// diagUpdate refreshes 1/diag(R) and ln|Ψ_n| after R changed.
+func (st *niwStats) diagUpdate() {
+	d := st.f.d
+	lp := newLogProd()
+	for k := range d {
+		rk := st.r[k*d+k]
+		st.inv[k] = 1 / rk
+		lp.mul(rk)
+	}
+	st.logdet = 2 * lp.sum()
+}
+
+func (st *niwStats) add(i int) {
+	f := st.f
+	d := f.d
+	x := f.x[i*d : i*d+d]
+	// Ψ' = Ψ + κ/(κ+1) (x−m)(x−m)ᵀ with κ, m before the change.
+	c := math.Sqrt(st.kappa / (st.kappa + 1))
+	w := st.w
+	for k := range d {
+		w[k] = (x[k] - st.m[k]) * c
+	}
+	cholUpdate(st.r, w, d)
+	st.n++
+	st.kappa++
+	st.nu++
+	st.moments(x, 1)
+	st.diagUpdate()
+	st.cache()
+}
+
+func (st *niwStats) remove(i int) {
+	f := st.f
+	d := f.d
+	if st.n <= 1 {
+		st.clear()
+		return
+	}
+	x := f.x[i*d : i*d+d]
+	// Ψ' = Ψ − κ/(κ−1) (x−m)(x−m)ᵀ with κ, m before the change.
+	c := math.Sqrt(st.kappa / (st.kappa - 1))
+	w := st.w
+	for k := range d {
+		w[k] = (x[k] - st.m[k]) * c
+	}
+	ok := cholDowndate(st.r, w, d)
+	st.n--
+	st.kappa--
+	st.nu--
+	st.moments(x, -1)
+	if !ok {
+		st.refactor()
+	}
+	st.diagUpdate()
+	st.cache()
+}
+
+// moments adds sign·x to the raw sums and recomputes the mean.
+func (st *niwStats) moments(x []float64, sign float64) {
+	d := st.f.d
+	for a := range d {
+		xa := sign * x[a]
+		st.s[a] += xa
+		row := st.s2[a*d : a*d+d]
+		for b := a; b < d; b++ {
+			row[b] += xa * x[b]
+		}
+	}
+	for k := range d {
+		st.m[k] = st.s[k] / st.kappa
+	}
+}
+
+// refactor recomputes R from the raw sums, for when a downdate lost
+// positive definiteness to rounding.
+func (st *niwStats) refactor() {
+	f := st.f
+	d := f.d
+	for jitter := 0.0; ; {
+		for a := range d {
+			for b := a; b < d; b++ {
+				v := f.psi0[a*d+b] + st.s2[a*d+b] - st.kappa*st.m[a]*st.m[b]
+				if a == b {
+					v += jitter
+				}
+				st.r[a*d+b] = v
+			}
+		}
+		if _, ok := cholesky(st.r, d); ok {
+			return
+		}
+		// Cancellation made Ψ_n numerically indefinite; Ψ₀ bounds it
+		// away from singular in exact arithmetic, so a tiny ridge is a
+		// rounding-level correction until the next refresh.
+		if jitter == 0 {
+			jitter = 1e-12 * (f.psi0[0] + 1e-300)
+		} else {
+			jitter *= 10
+		}
+	}
+}
+
+func (st *niwStats) logPred(i int) float64 {
+	d := st.f.d
+	x := st.f.x[i*d : i*d+d]
+	w := st.w
+	for k := range d {
+		w[k] = x[k] - st.m[k]
+	}
+	return st.pred(w)
+}
+
+func (st *niwStats) logPredVec(x, work []float64) float64 {
+	d := st.f.d
+	w := work[:d]
+	for k := range d {
+		w[k] = x[k] - st.f.shift[k] - st.m[k]
+	}
+	return st.pred(w)
+}
+
+// pred evaluates the Student-t log predictive at w = x − m_n, overwriting w:
+// with y = L⁻¹w (L = Rᵀ) the Mahalanobis term δ²/v equals κ/(κ+1)·‖y‖².
+func (st *niwStats) pred(w []float64) float64 {
+	d := st.f.d
+	r := st.r
+	var q float64
+	for k := range d {
+		yk := w[k] * st.inv[k]
+		q += yk * yk
+		row := r[k*d+k+1 : k*d+d]
+		rest := w[k+1 : d]
+		for t, rv := range row {
+			rest[t] -= rv * yk
+		}
+	}
+	return st.c0 - st.e*math.Log1p(q*st.ratio)
+}
+
+// logMarginal is ln m(X) = −(nd/2)ln π + lnΓ_d(ν_n/2) − lnΓ_d(ν₀/2)
+// + (ν₀/2)ln|Ψ₀| − (ν_n/2)ln|Ψ_n| + (d/2)ln(κ₀/κ_n).
+func (st *niwStats) logMarginal() float64 {
+	f := st.f
+	if st.n == 0 {
+		return 0
+	}
+	d := float64(f.d)
+	return -float64(st.n)*d/2*math.Log(math.Pi) + lnMvGamma(st.nu/2, f.d) - f.lmvg0 +
+		f.nu0/2*f.logdet0 - st.nu/2*st.logdet + d/2*math.Log(f.kappa0/st.kappa)
+}
+
+// cholUpdate turns the upper factor R of A into that of A + vvᵀ, in place
+// (the classic rotation-based rank-one update, Golub & Van Loan §6.5.4);
+// v is overwritten.
+func cholUpdate(r, v []float64, d int) {
+	for k := range d {
+		rkk := r[k*d+k]
+		rr := math.Sqrt(rkk*rkk + v[k]*v[k])
+		c, s := rr/rkk, v[k]/rkk
+		r[k*d+k] = rr
+		row := r[k*d+k+1 : k*d+d]
+		rest := v[k+1 : d]
+		for t := range row {
+			row[t] = (row[t] + s*rest[t]) / c
+			rest[t] = c*rest[t] - s*row[t]
+		}
+	}
+}
+
+// cholDowndate turns the upper factor R of A into that of A − vvᵀ, in
+// place; it reports false (leaving R unusable) if A − vvᵀ is not
+// numerically positive definite.
+func cholDowndate(r, v []float64, d int) bool {
+	for k := range d {
+		rkk := r[k*d+k]
+		t := (rkk - v[k]) * (rkk + v[k])
+		if !(t > 0) {
+			return false
+		}
+		rr := math.Sqrt(t)
+		c, s := rr/rkk, v[k]/rkk
+		r[k*d+k] = rr
+		row := r[k*d+k+1 : k*d+d]
+		rest := v[k+1 : d]
+		for t := range row {
+			row[t] = (row[t] - s*rest[t]) / c
+			rest[t] = c*rest[t] - s*row[t]
+		}
+	}
+	return true
+}
