@@ -1,0 +1,306 @@
+package sis
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// blockedResampler resamples N particles whose weights are held in blocks
+// of a fixed size, doing the O(N) work in parallel over the blocks: the
+// parallel filter's resampling step. Block b's weights are scale[b]·w[i]
+// for i in the block (w relative to the block's largest weight).
+//
+// Systematic and stratified resampling split the sorted points among the
+// blocks by the blocks' cumulative weights and invert each block's CDF on
+// its own. SSP pairs the fractional parts within each block (in parallel)
+// and then the blocks' surviving fractional parts in block order; any order
+// of pairings is a valid SSP, and this one gives the same law whatever the
+// number of workers. Residual and multinomial resampling stay serial over
+// weights rescaled in parallel. The output is bit-identical for any number
+// of workers because each block draws from its own stream and the serial
+// glue runs in block order.
+type blockedResampler struct {
+	scheme Scheme
+	n, bs  int
+	nb     int
+	// Inputs of one resampling.
+	w     []float64
+	scale []float64 // per block
+	sums  []float64 // per block: Σ w over the block
+	total float64
+	dst   []int
+	rands []*rand.Rand // per block, for SSP
+	// Scratch.
+	cum    []float64 // cumulative block weights C_b, nb+1 entries
+	mlo    []int     // first output slot of block b, nb+1 entries
+	cnt    []int32   // SSP offspring counts
+	surv   []sspCarry
+	u      float64 // systematic
+	key    uint64  // stratified
+	step   float64
+	fill   int // SSP: the particle that takes slots left by rounding
+	serial Resampler
+	phase1 func(b int)
+	phase2 func(b int)
+}
+
+// sspCarry is a block's open fractional part after pairing within it: the
+// particle, the floor of its expected count and the fractional part.
+type sspCarry struct {
+	i    int
+	frac float64
+}
+
+func newBlockedResampler(s Scheme, n, bs int) *blockedResampler {
+	nb := (n + bs - 1) / bs
+	br := &blockedResampler{
+		scheme: s, n: n, bs: bs, nb: nb,
+		cum: make([]float64, nb+1), mlo: make([]int, nb+1),
+		serial: Resampler{Scheme: s},
+	}
+	switch s {
+	case SSP:
+		br.cnt = make([]int32, n)
+		br.surv = make([]sspCarry, nb)
+		br.phase1 = br.sspBlock
+		br.phase2 = br.emitBlock
+	case Systematic, Stratified:
+		br.phase2 = br.walkBlock
+	default:
+		br.phase1 = br.rescaleBlock
+	}
+	return br
+}
+
+func (br *blockedResampler) blockRange(b int) (lo, hi int) {
+	return b * br.bs, min((b+1)*br.bs, br.n)
+}
+
+// resample draws len(dst) = N ancestors; block b's weights are scale[b]·w
+// with Σ w = sums[b] over the block, and total is Σ_b scale[b]·sums[b].
+// run runs a phase over the blocks (in parallel or not); rands are the
+// blocks' streams and r the serial one.
+func (br *blockedResampler) resample(dst []int, w, scale, sums []float64, total float64, rands []*rand.Rand, r *rand.Rand, run func(func(int))) {
+	br.dst, br.w, br.scale, br.sums, br.total, br.rands = dst, w, scale, sums, total, rands
+	m := len(dst)
+	br.step = total / float64(m)
+	switch br.scheme {
+	case Systematic, Stratified:
+		if br.scheme == Systematic {
+			br.u = r.Float64()
+		} else {
+			br.key = r.Uint64()
+		}
+		// Cumulative block weights and the first point of each block.
+		c := 0.0
+		for b := range br.nb {
+			br.cum[b] = c
+			c += sums[b] * scale[b]
+		}
+		// mlo[b] is the first point at or above C_b: start from the
+		// estimate C_b/step and correct it with the points themselves,
+		// which are non-decreasing in k.
+		br.mlo[0] = 0
+		for b := 1; b < br.nb; b++ {
+			cb := br.cum[b]
+			k := min(max(int(cb/br.step), br.mlo[b-1]), m)
+			for k > br.mlo[b-1] && br.point(k-1) >= cb {
+				k--
+			}
+			for k < m && br.point(k) < cb {
+				k++
+			}
+			br.mlo[b] = k
+		}
+		br.mlo[br.nb] = m
+		run(br.phase2)
+	case SSP:
+		run(br.phase1)
+		br.sspGlue(r)
+		run(br.phase2)
+		// Only rounding can leave slots unfilled.
+		for k := br.mlo[br.nb]; k < m; k++ {
+			dst[k] = br.fill
+		}
+	default:
+		run(br.phase1)
+		br.serial.resample(dst, w, total, r)
+	}
+	br.w, br.scale, br.sums, br.dst, br.rands = nil, nil, nil, nil, nil
+}
+
+// point returns the k-th sorted point of the systematic or stratified
+// scheme, in [k·step, (k+1)·step).
+func (br *blockedResampler) point(k int) float64 {
+	if br.scheme == Systematic {
+		return (float64(k) + br.u) * br.step
+	}
+	return (float64(k) + counterUniform(br.key, uint64(k))) * br.step
+}
+
+// counterUniform returns the k-th uniform of the SplitMix64 sequence keyed
+// by key (Steele, Lea & Flood 2014): random access, so a block can draw the
+// uniforms of its own strata.
+func counterUniform(key, k uint64) float64 {
+	z := key + (k+1)*0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return float64(z>>11) * 0x1p-53
+}
+
+// walkBlock inverts block b's CDF at the points assigned to it.
+func (br *blockedResampler) walkBlock(b int) {
+	lo, hi := br.blockRange(b)
+	k0, k1 := br.mlo[b], br.mlo[b+1]
+	if k0 >= k1 {
+		return
+	}
+	w, s := br.w, br.scale[b]
+	last := lo + lastPositive(w[lo:hi])
+	i := lo
+	cum := br.cum[b] + w[lo]*s
+	for k := k0; k < k1; k++ {
+		u := br.point(k)
+		for u >= cum && i < last {
+			i++
+			cum += w[i] * s
+		}
+		br.dst[k] = i
+	}
+}
+
+// rescaleBlock brings block b's weights to the common scale.
+func (br *blockedResampler) rescaleBlock(b int) {
+	if s := br.scale[b]; s != 1 {
+		lo, hi := br.blockRange(b)
+		for i := lo; i < hi; i++ {
+			br.w[i] *= s
+		}
+	}
+}
+
+// sspBlock pairs the fractional parts of block b's expected counts (see
+// ssp) and leaves the block's open part in surv[b].
+func (br *blockedResampler) sspBlock(b int) {
+	lo, hi := br.blockRange(b)
+	r := br.rands[b]
+	scale := br.scale[b] * float64(len(br.dst)) / br.total
+	cnt := br.cnt
+	cur := -1
+	dc := 0.0
+	for n := lo; n < hi; n++ {
+		x := br.w[n] * scale
+		f := math.Floor(x)
+		dn := x - f
+		cnt[n] = int32(f)
+		if dn == 0 {
+			continue
+		}
+		if cur < 0 || dc == 0 {
+			cur, dc = n, dn
+			continue
+		}
+		s := dc + dn
+		u := r.Float64()
+		if s < 1 {
+			if u*s < dc {
+				dc = s
+			} else {
+				cur, dc = n, s
+			}
+		} else {
+			if u*(2-s) < 1-dn {
+				cnt[cur]++
+				cur, dc = n, s-1
+			} else {
+				cnt[n]++
+				dc = s - 1
+			}
+		}
+	}
+	br.surv[b] = sspCarry{i: cur, frac: dc}
+}
+
+// sspGlue pairs the blocks' open parts in block order, settles the last
+// one so that the counts sum to N, and sets the blocks' output offsets.
+func (br *blockedResampler) sspGlue(r *rand.Rand) {
+	cnt := br.cnt
+	cur := -1
+	dc := 0.0
+	for b := range br.nb {
+		c := br.surv[b]
+		if c.i < 0 || c.frac == 0 {
+			continue
+		}
+		if cur < 0 {
+			cur, dc = c.i, c.frac
+			continue
+		}
+		dn := c.frac
+		s := dc + dn
+		u := r.Float64()
+		if s < 1 {
+			if u*s < dc {
+				dc = s
+			} else {
+				cur, dc = c.i, s
+			}
+		} else {
+			if u*(2-s) < 1-dn {
+				cnt[cur]++
+				cur, dc = c.i, s-1
+			} else {
+				cnt[c.i]++
+				dc = s - 1
+			}
+		}
+	}
+	// Offsets, and the total before the last open part is settled.
+	total := 0
+	for b := range br.nb {
+		br.mlo[b] = total
+		lo, hi := br.blockRange(b)
+		for _, c := range cnt[lo:hi] {
+			total += int(c)
+		}
+	}
+	m := len(br.dst)
+	last := cur
+	if last < 0 {
+		last = br.lastPositiveAll()
+	}
+	if d := m - total; d != 0 && last >= 0 {
+		// d is 1 when the open part rounds up and 0 otherwise, up to
+		// rounding; never let a count go negative.
+		d = max(d, -int(cnt[last]))
+		cnt[last] += int32(d)
+		for b := (last/br.bs + 1); b < br.nb; b++ {
+			br.mlo[b] += d
+		}
+		total += d
+	}
+	br.mlo[br.nb] = min(total, m)
+	br.fill = max(last, 0)
+}
+
+func (br *blockedResampler) lastPositiveAll() int {
+	for i := br.n - 1; i >= 0; i-- {
+		if br.w[i] > 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// emitBlock writes block b's ancestors from its counts.
+func (br *blockedResampler) emitBlock(b int) {
+	lo, hi := br.blockRange(b)
+	k, m := br.mlo[b], len(br.dst)
+	for i := lo; i < hi; i++ {
+		for c := br.cnt[i]; c > 0 && k < m; c-- {
+			br.dst[k] = i
+			k++
+		}
+	}
+}
