@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/epmc/epmc/chains"
 	"github.com/epmc/epmc/rng"
 )
@@ -58,6 +60,10 @@ func newGaussian(t *testing.T, mu, sd []float64, corr []float64) (*gaussian, []f
 		for j := range d {
 			cov[i*d+j] = sd[i] * sd[j] * corr[i*d+j]
 		}
+	}
+	var chol mat.Cholesky
+	if !chol.Factorize(mat.NewSymDense(d, append([]float64(nil), cov...))) {
+		t.Fatal("covariance matrix is not positive definite")
 	}
 	return &gaussian{mu: mu, prec: invert(t, cov, d)}, cov
 }
@@ -216,6 +222,11 @@ func checkMoments(t *testing.T, draws [][][]float64, mean, variance []float64) {
 	t.Helper()
 	for i := range mean {
 		x := series(draws, i)
+		// The MCSE is only meaningful for chains that mixed.
+		if r, ess := chains.Rhat(x), chains.EssBulk(x); !(r < 1.01) || !(ess > 400) {
+			t.Errorf("coordinate %d: R-hat %.4f, bulk ESS %.0f: the chains did not mix", i, r, ess)
+			continue
+		}
 		m, se := mcseMean(x)
 		if math.Abs(m-mean[i]) > 4*se {
 			t.Errorf("coordinate %d: mean %.6g, want %.6g ± 4·%.3g", i, m, mean[i], se)

@@ -128,12 +128,7 @@ func (m *metric) sharp(dst, p []float64) {
 	}
 	d := m.dim
 	for i := range d {
-		row := m.inv[i*d : (i+1)*d]
-		s := 0.0
-		for j, v := range p {
-			s += row[j] * v
-		}
-		dst[i] = s
+		dst[i] = dot(m.inv[i*d:(i+1)*d], p)
 	}
 }
 
@@ -145,10 +140,21 @@ func (m *metric) invMetric() []float64 {
 	return append([]float64(nil), m.invDiag...)
 }
 
+// dot returns a·b with four partial sums, so the additions need not wait
+// on each other (a single accumulator makes a dot product latency-bound,
+// and the sampler's U-turn checks take several per leapfrog step).
 func dot(a, b []float64) float64 {
-	s := 0.0
-	for i, v := range a {
-		s += v * b[i]
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
 	}
-	return s
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
