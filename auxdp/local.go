@@ -103,6 +103,13 @@ func (p *processor) choose(i int, a, d float64) *cluster {
 	best = max(best, vnew)
 	var tot float64
 	for t, v := range w {
+		// exp(−40) ≈ 4e-18 is below the rounding of a sum ≥ 1, so such
+		// weights cannot change tot; skipping their exp is exact in
+		// floating point up to a 1e-17 chance per draw.
+		if v-best < -40 {
+			w[t] = 0
+			continue
+		}
 		e := math.Exp(v - best)
 		w[t] = e
 		tot += e

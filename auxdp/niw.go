@@ -334,7 +334,10 @@ func (st *niwStats) pred(w []float64) float64 {
 			rest[t] -= rv * yk
 		}
 	}
-	return st.c0 - st.e*math.Log1p(q*st.ratio)
+	// math.Log(1+u) instead of Log1p: several times faster (assembly),
+	// and for tiny u its absolute error, ~1e-16, is far below anything
+	// a log density needs.
+	return st.c0 - st.e*math.Log(1+q*st.ratio)
 }
 
 // logMarginal is ln m(X) = −(nd/2)ln π + lnΓ_d(ν_n/2) − lnΓ_d(ν₀/2)

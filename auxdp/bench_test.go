@@ -1,0 +1,89 @@
+package auxdp
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/epmc/epmc/rng"
+)
+
+// gaussianMixture draws n points in d dimensions from k equal-weight,
+// well-separated Gaussian components: unit covariance and means on a
+// lattice 12 units apart in the first two coordinates (a random
+// permutation of the lattice sites), so every pair is at least 12
+// standard deviations apart. It returns the points and the true labels.
+func gaussianMixture(seed uint64, n, d, k int) ([][]float64, []int) {
+	r := rng.NewRand(seed, 99)
+	side := int(math.Ceil(math.Sqrt(float64(k))))
+	sites := r.Perm(side * side)[:k]
+	means := make([][]float64, k)
+	for c := range k {
+		means[c] = make([]float64, d)
+		means[c][0] = 12 * float64(sites[c]%side)
+		if d > 1 {
+			means[c][1] = 12 * float64(sites[c]/side)
+		}
+		for a := 2; a < d; a++ {
+			means[c][a] = 3 * r.NormFloat64()
+		}
+	}
+	x := make([][]float64, n)
+	truth := make([]int, n)
+	for i := range n {
+		c := i % k
+		truth[i] = c
+		x[i] = make([]float64, d)
+		for a := range d {
+			x[i][a] = means[c][a] + r.NormFloat64()
+		}
+	}
+	return x, truth
+}
+
+// BenchmarkIteration times one full iteration (local sweeps on every
+// processor, global step, rebuild) on N = 10,000 points from 10 equal,
+// well-separated 2-d Gaussians, after a burn-in that reaches the 10
+// clusters; ns/point-sweep is the time per iteration divided by N.
+func BenchmarkIteration(b *testing.B) {
+	for _, d := range []int{2, 10} {
+		x, _ := gaussianMixture(1, 10000, d, 10)
+		init := make([]int, len(x))
+		_, truth := gaussianMixture(1, 10000, d, 10)
+		copy(init, truth)
+		for _, P := range []int{1, 2, 4, 8} {
+			b.Run(fmt.Sprintf("d=%d/P=%d", d, P), func(b *testing.B) {
+				h, _ := EmpiricalNIW(x, DefaultGroups)
+				s, err := newSampler(flatten(x), len(x), d, Config{Likelihood: h, Procs: P, Seed: 1, InitLabels: init})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.initialize(); err != nil {
+					b.Fatal(err)
+				}
+				it := 1
+				for ; it <= 5; it++ {
+					s.step(it)
+				}
+				var share float64
+				var steps int
+				for b.Loop() {
+					s.step(it)
+					it++
+					for _, n := range s.first {
+						share += 0
+						_ = n
+					}
+					m := 0
+					for _, n := range s.first {
+						m = max(m, n)
+					}
+					share += float64(m) / float64(len(x))
+					steps++
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(steps)/float64(len(x)), "ns/point-sweep")
+				b.ReportMetric(share/float64(steps), "max-share")
+			})
+		}
+	}
+}
