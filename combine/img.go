@@ -1,0 +1,951 @@
+package combine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/epmc/epmc/kde"
+	"github.com/epmc/epmc/rng"
+)
+
+// BandwidthRule names how the KDE methods choose their bandwidth.
+type BandwidthRule string
+
+const (
+	// BandwidthAuto chooses h by likelihood cross-validation (kde.LCV) on
+	// the whitened draws of all shards, each centred on its own mean.
+	BandwidthAuto BandwidthRule = "auto"
+	// BandwidthScott is Scott's rule for T̄ points in whitened units:
+	// h = T̄^{−1/(d+4)}.
+	BandwidthScott BandwidthRule = "scott"
+	// BandwidthSilverman is Silverman's rule in whitened units:
+	// h = (4/((d+2)T̄))^{1/(d+4)}.
+	BandwidthSilverman BandwidthRule = "silverman"
+	// BandwidthFixed uses Bandwidth.Value as h (whitened units).
+	BandwidthFixed BandwidthRule = "fixed"
+)
+
+// Bandwidth is the KDE methods' bandwidth choice. The zero value is auto.
+// Every h is in whitened units (standard deviations of a typical shard),
+// and is the final bandwidth, the one every kept draw uses.
+type Bandwidth struct {
+	Rule  BandwidthRule
+	Value float64 // for BandwidthFixed
+}
+
+// ParseBandwidth reads "auto", "scott", "silverman" or a positive number.
+func ParseBandwidth(s string) (Bandwidth, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return Bandwidth{Rule: BandwidthAuto}, nil
+	case "scott":
+		return Bandwidth{Rule: BandwidthScott}, nil
+	case "silverman":
+		return Bandwidth{Rule: BandwidthSilverman}, nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(v > 0) || math.IsInf(v, 0) {
+		return Bandwidth{}, fmt.Errorf("bandwidth %q: want auto, scott, silverman or a positive number", s)
+	}
+	return Bandwidth{Rule: BandwidthFixed, Value: v}, nil
+}
+
+func (b Bandwidth) String() string {
+	switch b.Rule {
+	case "", BandwidthAuto:
+		return "auto"
+	case BandwidthFixed:
+		return strconv.FormatFloat(b.Value, 'g', -1, 64)
+	}
+	return string(b.Rule)
+}
+
+// MarkovOptions configure the Markov-chain methods. The zero value is
+// useful: automatic bandwidth, default burn-in, automatic thinning,
+// annealing on.
+type MarkovOptions struct {
+	Bandwidth Bandwidth
+	// Burn is the number of sweeps discarded at the start of every chain:
+	// 0 chooses the default ⌈1.25·A⌉, where A = T̄ clamped to
+	// [1000, 10000] is the annealing horizon; a negative value keeps every
+	// sweep.
+	Burn int
+	// Thin keeps every Thin-th sweep. 0 chooses it per chain from the
+	// acceptance rate a over the second half of burn-in as ⌈1/a⌉ (clamped
+	// to [1, 1000]), so that on average every index is refreshed once
+	// between kept draws.
+	Thin int
+	// NoAnneal fixes h for the whole run. By default the bandwidth is
+	// annealed during burn-in as h_i = h·(A/min(i, A))^{1/(4+d)}, the
+	// i^{−1/(4+d)} schedule of Neiswanger et al. (2014) scaled to reach
+	// the final h at sweep A; kept draws then all use the final h, so the
+	// kept chain is time-homogeneous.
+	NoAnneal bool
+	// Levels is the number of rungs of the bandwidth-tempering ladder; 0
+	// chooses it (see below), 1 turns tempering off.
+	//
+	// An index chain at the target bandwidth h cannot move between modes
+	// of a multimodal product: that needs every shard's index to change
+	// at once. So each output chain runs K index chains at bandwidths
+	// h = h_0 < h_1 < … < h_{K−1} = max(h, 1) (geometric, whitened
+	// units) and after every sweep proposes to exchange the states of
+	// adjacent levels (parallel tempering over the bandwidth, with the
+	// deterministic even–odd swap scheme). Each level's target is the
+	// exact mixture-index distribution at its bandwidth, so the swap
+	// ratio needs only S and, for the semiparametric method, the
+	// Gaussian term: O(1) and O(d). Only the h_0 level is emitted. The
+	// default ratio between rungs is 1 + (Md/2)^{−1/2}.
+	Levels int
+}
+
+// Nonparametric samples the product of the shards' Gaussian KDEs
+// (Neiswanger, Wang & Xing 2014, §3.2):
+//
+//	Π_m p̂_m(θ) ∝ Σ_{t·} w_{t·} N(θ | θ̄_{t·}, (h²/M)I),  log w_{t·} = −S(t·)/(2h²) + const,
+//
+// with S(t·) = Σ_m ‖θ^m_{t_m} − θ̄_{t·}‖², by Metropolis-within-Gibbs over
+// the mixture indices: each sweep proposes for every shard in turn a
+// uniformly chosen draw and accepts it with the exact probability
+// min{1, exp(−ΔS/(2h²))}; each kept sweep emits θ ~ N(θ̄, (h²/M)I).
+//
+// The work is in whitened coordinates z = L⁻¹(θ − μ_M), where LLᵀ is the
+// mean within-shard covariance, so one isotropic h suits every direction.
+// An index move costs O(d): the chain keeps s = Σ_m z^m_{t_m} and, with
+// the precomputed ‖z^m_t‖², ΔS = Δ‖z‖² − (2s·δ + ‖δ‖²)/M for δ the
+// change of the moved draw; it caches S, never a weight (which would go
+// stale as h changes), and recomputes s from scratch every 64 sweeps.
+//
+// Unless NoVarianceCorrection is set, each shard's draws are first shrunk
+// towards their mean so that the shard's KDE has the shard's sample
+// covariance rather than that plus h²I (the "shrunk" kernel estimate of
+// Silverman 1986, §6.4.1, per shard: z ↦ μ̂ + A(z − μ̂) with
+// AΣ̂Aᵀ = Σ̂ − h²I). Without it the product is too wide by a factor
+// about √(1+h²) in every direction.
+//
+// A single index chain cannot cross between the modes of a multimodal
+// product, so every output chain runs a ladder of index chains at
+// increasing bandwidths and swaps their states (parallel tempering over
+// h; see MarkovOptions.Levels); only the target level is emitted.
+//
+// Assumes: d ≤ 5 or so (the KDE needs T ≫ exp(d)), T_m ≫ d, product-form
+// shards. Asymptotically exact as T → ∞ and h → 0; at finite T it carries
+// KDE noise and smoothing bias O(h²). Mixing degrades as the shards
+// disagree (the acceptance rates in Info show it), which burn-in,
+// thinning, tempering and several chains mitigate but do not cure.
+type Nonparametric struct {
+	MarkovOptions
+	NoVarianceCorrection bool
+}
+
+// Name returns "nonparametric".
+func (Nonparametric) Name() string { return "nonparametric" }
+
+// Semiparametric samples the product of Hjort–Glad "parametric start"
+// density estimates (Hjort & Glad 1995; Neiswanger et al. 2014, §3.3):
+// p̂_m(θ) = N(θ | μ̂_m, Σ̂_m)·r̂_m(θ) with r̂_m the KDE of the ratio
+// p_m/N(μ̂_m, Σ̂_m). The product is the mixture Σ_{t·} W_{t·} N(μ_{t·}, Σ_{t·})
+// with
+//
+//	Σ_{t·} = ((M/h²)I + Σ_M⁻¹)⁻¹,  μ_{t·} = Σ_{t·}((M/h²)θ̄_{t·} + Σ_M⁻¹μ_M),
+//	W_{t·} = w_{t·} N(θ̄_{t·} | μ_M, Σ_M + (h²/M)I) / Π_m N(θ^m_{t_m} | μ̂_m, Σ̂_m),
+//
+// (h², not h, as the Gaussian-product algebra requires). It is sampled
+// like Nonparametric, with the exact acceptance ratio
+//
+//	log α = −ΔS/(2h²) + Δ log N(θ̄ | μ_M, Σ_M + (h²/M)I) − log N(θ^m_b | μ̂_m, Σ̂_m) + log N(θ^m_a | μ̂_m, Σ̂_m),
+//
+// and each kept sweep emits θ ~ N(μ_{t·}, Σ_{t·}). Each move is O(d): in
+// the eigenbasis of Σ_M = UΛUᵀ (whitened), (Σ_M + cI)⁻¹ is diagonal for
+// every c, so with Uᵀz^m_t, ‖z^m_t‖² and log N(z^m_t | μ̂_m, Σ̂_m)
+// precomputed and Uᵀs kept incrementally, the Gaussian term costs
+// Σ_j (·)_j²/(λ_j + h²/M) however h changes.
+//
+// Large h gives the parametric product, small h the nonparametric one. For
+// Gaussian subposteriors it is exact at any h (the ratio r̂_m is flat on
+// average), so it needs no variance correction. Assumptions as for
+// Nonparametric.
+type Semiparametric struct {
+	MarkovOptions
+}
+
+// Name returns "semiparametric".
+func (Semiparametric) Name() string { return "semiparametric" }
+
+// Combine implements Method.
+func (n Nonparametric) Combine(ctx context.Context, shards [][][]float64, s Settings) (*Result, error) {
+	return runIMG(ctx, shards, s, n.MarkovOptions, false, !n.NoVarianceCorrection)
+}
+
+// Combine implements Method.
+func (sp Semiparametric) Combine(ctx context.Context, shards [][][]float64, s Settings) (*Result, error) {
+	return runIMG(ctx, shards, s, sp.MarkovOptions, true, false)
+}
+
+// imgProblem is the prepared, read-only input shared by all chains.
+type imgProblem struct {
+	d, M   int
+	T      []int
+	tbar   float64
+	centre []float64 // μ_M, raw space
+	lw     []float64 // L, lower-triangular whitening factor, row-major
+	stride int
+	rows   [][]float64 // per shard, T_m rows of stride floats
+	semi   bool
+	// Semiparametric: eigen-decomposition of the whitened Σ_M (U
+	// row-major, columns eigenvectors) and the whitened μ_M in that basis.
+	lambda []float64
+	u      []float64
+	nu     []float64
+	// Final bandwidth, annealing and the tempering ladder (multipliers of
+	// h, ladder[0] = 1).
+	h       float64
+	horizon int
+	anneal  bool
+	ladder  []float64
+	notes   []string
+}
+
+// whiten writes L⁻¹(x − centre) to z.
+func (p *imgProblem) whiten(z, x []float64) {
+	d := p.d
+	for j := range d {
+		v := x[j] - p.centre[j]
+		for k := 0; k < j; k++ {
+			v -= p.lw[j*d+k] * z[k]
+		}
+		z[j] = v / p.lw[j*d+j]
+	}
+}
+
+// unwhiten writes centre + L z to x.
+func (p *imgProblem) unwhiten(x, z []float64) { lowerMulAdd(x, p.lw, z, p.centre, p.d) }
+
+// annealFactor returns the factor by which sweep i (1-based) widens every
+// level's bandwidth: (A/min(i, A))^{1/(4+d)} when annealing, else 1.
+func (p *imgProblem) annealFactor(i int) float64 {
+	if !p.anneal || i >= p.horizon {
+		return 1
+	}
+	return math.Pow(float64(p.horizon)/float64(max(i, 1)), 1/float64(4+p.d))
+}
+
+// hotBandwidth is the bandwidth of the hottest tempering level in whitened
+// units: kernels as wide as a typical shard, at which the shards' KDEs
+// overlap whatever their modes, so the index chain moves freely.
+const hotBandwidth = 1.0
+
+// makeLadder sets the bandwidth multipliers of the tempering levels: a
+// geometric ladder from h to max(h, hotBandwidth). With levels = 0 the
+// ratio between rungs is about 1 + (Md/2)^{−1/2}: a swap's log ratio has
+// standard deviation of order (1 − ρ⁻²)·√(Md/2), since S/h² sums about
+// (M−1)·d squared whitened deviations, so this keeps swaps accepted at
+// roughly constant rate as M and d grow (the usual √dimension scaling of
+// tempering ladders).
+func (p *imgProblem) makeLadder(levels int) {
+	top := math.Max(hotBandwidth/p.h, 1)
+	if levels == 0 {
+		rho := 1 + 1/math.Sqrt(float64(p.M*p.d)/2)
+		levels = 1
+		if top > 1.0001 {
+			levels = 1 + int(math.Ceil(math.Log(top)/math.Log(rho)))
+		}
+	}
+	if top <= 1.0001 {
+		levels = 1
+	}
+	p.ladder = make([]float64, levels)
+	for k := range p.ladder {
+		p.ladder[k] = 1
+		if levels > 1 {
+			p.ladder[k] = math.Pow(top, float64(k)/float64(levels-1))
+		}
+	}
+}
+
+func newIMGProblem(shards [][][]float64, opts MarkovOptions, semi, shrink bool) (*imgProblem, error) {
+	d, err := checkShards(shards, 2)
+	if err != nil {
+		return nil, err
+	}
+	st, err := moments(shards, d)
+	if err != nil {
+		return nil, err
+	}
+	mu, prodCov, err := product(st, d)
+	if err != nil {
+		return nil, err
+	}
+	M := len(shards)
+	p := &imgProblem{d: d, M: M, centre: mu, semi: semi, anneal: !opts.NoAnneal}
+	for _, sh := range shards {
+		p.T = append(p.T, len(sh))
+		p.tbar += float64(len(sh)) / float64(M)
+	}
+	p.horizon = int(math.Round(min(max(p.tbar, 1000), 10000)))
+
+	// Whitening by the mean within-shard covariance.
+	mean := mat.NewSymDense(d, nil)
+	for _, s := range st {
+		mean.AddSym(mean, s.cov)
+	}
+	mean.ScaleSym(1/float64(M), mean)
+	var ch mat.Cholesky
+	if !ch.Factorize(mean) {
+		return nil, errors.New("the mean shard covariance is not positive definite")
+	}
+	var l mat.TriDense
+	ch.LTo(&l)
+	p.lw = lowerFlat(&l, d)
+
+	// Whitened draws, and each shard's whitened mean and covariance.
+	wz := make([][][]float64, M)
+	wmean := make([][]float64, M)
+	wcov := make([]*mat.SymDense, M)
+	for m, sh := range shards {
+		wz[m] = newDrawBlock(len(sh), d)
+		for t, x := range sh {
+			p.whiten(wz[m][t], x)
+		}
+		wmean[m], wcov[m] = meanCov(wz[m], d)
+	}
+
+	if p.h, err = p.chooseBandwidth(opts.Bandwidth, wz, wmean); err != nil {
+		return nil, err
+	}
+	p.makeLadder(opts.Levels)
+
+	if shrink {
+		for m := range wz {
+			if partial := shrinkShard(wz[m], wmean[m], wcov[m], p.h); partial {
+				p.notes = append(p.notes, fmt.Sprintf("shard %d is narrower than the bandwidth in some direction; its variance correction there is partial", m+1))
+			}
+		}
+	}
+
+	if !semi {
+		p.stride = d + 1
+		p.rows = make([][]float64, M)
+		for m := range wz {
+			rows := make([]float64, len(wz[m])*p.stride)
+			for t, z := range wz[m] {
+				r := rows[t*p.stride : (t+1)*p.stride]
+				copy(r, z)
+				r[d] = dot(z, z)
+			}
+			p.rows[m] = rows
+		}
+		return p, nil
+	}
+
+	// Semiparametric: eigenbasis of the whitened Σ_M.
+	var lInv mat.TriDense
+	if err := lInv.InverseTri(&l); err != nil {
+		return nil, err
+	}
+	var wc mat.Dense
+	wc.Mul(&lInv, prodCov)
+	wc.Mul(&wc, lInv.T())
+	wsym := mat.NewSymDense(d, nil)
+	for i := range d {
+		for j := 0; j <= i; j++ {
+			wsym.SetSym(i, j, (wc.At(i, j)+wc.At(j, i))/2)
+		}
+	}
+	var eig mat.EigenSym
+	if !eig.Factorize(wsym, true) {
+		return nil, singularProduct()
+	}
+	p.lambda = eig.Values(nil)
+	for _, v := range p.lambda {
+		if !(v > 0) {
+			return nil, singularProduct()
+		}
+	}
+	var u mat.Dense
+	eig.VectorsTo(&u)
+	p.u = make([]float64, d*d)
+	for i := range d {
+		for j := range d {
+			p.u[i*d+j] = u.At(i, j)
+		}
+	}
+	// ν = Uᵀ L⁻¹(μ_M − centre) = 0 by the choice of centre; computed for
+	// clarity and rounding.
+	zmu := make([]float64, d)
+	p.whiten(zmu, mu)
+	p.nu = make([]float64, d)
+	p.rotate(p.nu, zmu)
+
+	p.stride = d + 2
+	p.rows = make([][]float64, M)
+	y := make([]float64, d)
+	for m, sh := range shards {
+		rows := make([]float64, len(sh)*p.stride)
+		for t, x := range sh {
+			r := rows[t*p.stride : (t+1)*p.stride]
+			p.rotate(y, wz[m][t])
+			copy(r, y)
+			r[d] = dot(y, y)
+			r[d+1] = gaussLogKernel(x, &st[m])
+		}
+		p.rows[m] = rows
+	}
+	return p, nil
+}
+
+// rotate writes Uᵀz to y.
+func (p *imgProblem) rotate(y, z []float64) {
+	d := p.d
+	for j := range d {
+		v := 0.0
+		for i := range d {
+			v += p.u[i*d+j] * z[i]
+		}
+		y[j] = v
+	}
+}
+
+// rotateBack writes U y to z.
+func (p *imgProblem) rotateBack(z, y []float64) {
+	d := p.d
+	for i := range d {
+		v := 0.0
+		for j := range d {
+			v += p.u[i*d+j] * y[j]
+		}
+		z[i] = v
+	}
+}
+
+// gaussLogKernel returns −½(x − μ̂)ᵀΣ̂⁻¹(x − μ̂), log N(x | μ̂, Σ̂) without
+// its constant (which cancels in every acceptance ratio).
+func gaussLogKernel(x []float64, s *shardStats) float64 {
+	d := len(x)
+	dev := make([]float64, d)
+	for j := range d {
+		dev[j] = x[j] - s.mean[j]
+	}
+	q := 0.0
+	for i := range d {
+		for j := range d {
+			q += dev[i] * s.prec.At(i, j) * dev[j]
+		}
+	}
+	return -0.5 * q
+}
+
+func dot(a, b []float64) float64 {
+	s := 0.0
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}
+
+// chooseBandwidth returns the final h in whitened units.
+func (p *imgProblem) chooseBandwidth(b Bandwidth, wz [][][]float64, wmean [][]float64) (float64, error) {
+	d := float64(p.d)
+	switch b.Rule {
+	case BandwidthScott:
+		return kde.ReferenceFactor(kde.Scott, p.tbar, p.d), nil
+	case BandwidthSilverman:
+		return kde.ReferenceFactor(kde.Silverman, p.tbar, p.d), nil
+	case BandwidthFixed:
+		if !(b.Value > 0) || math.IsInf(b.Value, 0) {
+			return 0, fmt.Errorf("bandwidth %g is not a positive number", b.Value)
+		}
+		return b.Value, nil
+	case "", BandwidthAuto:
+		// Likelihood cross-validation on the pooled draws, each shard
+		// centred on its own mean (the shards differ in location, not in
+		// the shape the kernel must resolve). The selected h is for the
+		// pooled count ΣT_m; a shard's KDE has T̄ points, so scale by
+		// (ΣT_m/T̄)^{1/(d+4)} = M^{1/(d+4)}.
+		var pooled [][]float64
+		for m, rows := range wz {
+			for _, z := range rows {
+				c := make([]float64, p.d)
+				for j := range c {
+					c[j] = z[j] - wmean[m][j]
+				}
+				pooled = append(pooled, c)
+			}
+		}
+		bw, err := kde.Select(pooled, nil, kde.Isotropic, kde.LCV)
+		if err != nil {
+			return 0, fmt.Errorf("automatic bandwidth: %w", err)
+		}
+		return bw.SD(p.d)[0] * math.Pow(float64(len(pooled))/p.tbar, 1/(d+4)), nil
+	}
+	return 0, fmt.Errorf("unknown bandwidth rule %q", b.Rule)
+}
+
+// shrinkShard moves the whitened draws z towards their mean so that their
+// covariance becomes Σ̂ − h²I: with Σ̂ = V diag(λ) Vᵀ the map is
+// z ↦ μ̂ + V diag(√((λ_j − h²)/λ_j)) Vᵀ (z − μ̂). Where λ_j < (4/3)h² the
+// factor is held at ½ and it reports the correction as partial.
+func shrinkShard(z [][]float64, mean []float64, cov *mat.SymDense, h float64) (partial bool) {
+	d := len(mean)
+	var eig mat.EigenSym
+	if !eig.Factorize(cov, true) {
+		return true
+	}
+	vals := eig.Values(nil)
+	var v mat.Dense
+	eig.VectorsTo(&v)
+	f := make([]float64, d)
+	for j, l := range vals {
+		r := (l - h*h) / l
+		if !(r >= 0.25) {
+			r, partial = 0.25, true
+		}
+		f[j] = math.Sqrt(r)
+	}
+	a := make([]float64, d*d)
+	for i := range d {
+		for k := range d {
+			s := 0.0
+			for j := range d {
+				s += v.At(i, j) * f[j] * v.At(k, j)
+			}
+			a[i*d+k] = s
+		}
+	}
+	dev := make([]float64, d)
+	for _, row := range z {
+		for j := range d {
+			dev[j] = row[j] - mean[j]
+		}
+		for i := range d {
+			s := mean[i]
+			for k := range d {
+				s += a[i*d+k] * dev[k]
+			}
+			row[i] = s
+		}
+	}
+	return partial
+}
+
+// imgState is one tempering level's position: the chosen draw of every
+// shard and the sufficient statistics s = Σ_m row_m[:d] and
+// q = Σ_m ‖row_m[:d]‖², from which S = q − ‖s‖²/M.
+type imgState struct {
+	t []int
+	s []float64
+	q float64
+}
+
+// imgLevel is one rung of the bandwidth ladder.
+type imgLevel struct {
+	h float64
+	g []float64 // semiparametric: 1/(λ_j + h²/M)
+}
+
+// imgChain is one output chain: a ladder of index chains at increasing
+// bandwidths, the coldest of which is the target. Its methods touch only
+// its own fields and the read-only problem.
+type imgChain struct {
+	p      *imgProblem
+	src    *rand.PCG
+	r      *rand.Rand // the same source, for normal variates
+	states []imgState
+	at     []int // at[k] is the state at level k
+	levels []imgLevel
+	// Moves at the target level, per shard, and swaps per adjacent pair
+	// of levels.
+	acc, prop         []int64
+	swapAcc, swapProp []int64
+}
+
+func newIMGChain(p *imgProblem, seed uint64, chain int) *imgChain {
+	src := rng.New(seed, uint64(chain))
+	K := len(p.ladder)
+	c := &imgChain{p: p, src: src, r: rand.New(src), states: make([]imgState, K), at: make([]int, K),
+		levels: make([]imgLevel, K), acc: make([]int64, p.M), prop: make([]int64, p.M),
+		swapAcc: make([]int64, max(K-1, 0)), swapProp: make([]int64, max(K-1, 0))}
+	for k := range c.states {
+		st := &c.states[k]
+		st.t = make([]int, p.M)
+		st.s = make([]float64, p.d)
+		for m := range st.t {
+			st.t[m] = c.uniform(uint64(p.T[m]))
+		}
+		c.recompute(st)
+		c.at[k] = k
+		c.levels[k].g = make([]float64, p.d)
+		c.levels[k].h = math.NaN()
+	}
+	return c
+}
+
+// uniform returns a uniform integer in [0, n) by Lemire's multiply-shift
+// with rejection (exactly uniform, one multiplication in the common case).
+func (c *imgChain) uniform(n uint64) int {
+	hi, lo := bits.Mul64(c.src.Uint64(), n)
+	if lo < n {
+		thresh := -n % n
+		for lo < thresh {
+			hi, lo = bits.Mul64(c.src.Uint64(), n)
+		}
+	}
+	return int(hi)
+}
+
+// recompute sets s and q from the state's indices, removing accumulated
+// rounding.
+func (c *imgChain) recompute(st *imgState) {
+	d, stride := c.p.d, c.p.stride
+	for j := range st.s {
+		st.s[j] = 0
+	}
+	st.q = 0
+	for m, t := range st.t {
+		row := c.p.rows[m][t*stride : t*stride+stride]
+		for j := range d {
+			st.s[j] += row[j]
+		}
+		st.q += row[d]
+	}
+}
+
+// accept applies the Metropolis test to log α: accept when an Exp(1)
+// variate E (Go's ziggurat, a few ns) satisfies E > −log α, which happens
+// with probability min(1, α) — the test u < α with E = −log u, without
+// computing exp or log. Nothing is drawn when α ≥ 1.
+func (c *imgChain) accept(logA float64) bool {
+	if logA >= 0 {
+		return true
+	}
+	return c.r.ExpFloat64() > -logA
+}
+
+// setBandwidth sets level k's bandwidth and, for the semiparametric
+// mixture, its Gaussian-term constants.
+func (c *imgChain) setBandwidth(k int, h float64) {
+	lv := &c.levels[k]
+	if lv.h == h {
+		return
+	}
+	lv.h = h
+	if c.p.semi {
+		cM := h * h / float64(c.p.M)
+		for j, l := range c.p.lambda {
+			lv.g[j] = 1 / (l + cM)
+		}
+	}
+}
+
+// sweepNP proposes one index move per shard for the nonparametric
+// mixture at bandwidth h.
+func (c *imgChain) sweepNP(st *imgState, h float64, count bool) {
+	p := c.p
+	d, stride := p.d, p.stride
+	invM := 1 / float64(p.M)
+	inv2h2 := 1 / (2 * h * h)
+	s := st.s[:d]
+	for m := range p.M {
+		rows := p.rows[m]
+		a := st.t[m]
+		b := c.uniform(uint64(p.T[m]))
+		ra := rows[a*stride : a*stride+stride : a*stride+stride]
+		rb := rows[b*stride : b*stride+stride : b*stride+stride]
+		sd, dd := 0.0, 0.0
+		for j, v := range s {
+			delta := rb[j] - ra[j]
+			sd += v * delta
+			dd += delta * delta
+		}
+		dq := rb[d] - ra[d]
+		dS := dq - (2*sd+dd)*invM
+		ok := c.accept(-dS * inv2h2)
+		if ok && a != b {
+			for j := range s {
+				s[j] += rb[j] - ra[j]
+			}
+			st.q += dq
+			st.t[m] = b
+		}
+		if count {
+			c.prop[m]++
+			if ok {
+				c.acc[m]++
+			}
+		}
+	}
+}
+
+// sweepSP proposes one index move per shard for the semiparametric
+// mixture at level lv.
+func (c *imgChain) sweepSP(st *imgState, lv *imgLevel, count bool) {
+	p := c.p
+	d, stride := p.d, p.stride
+	invM := 1 / float64(p.M)
+	inv2h2 := 1 / (2 * lv.h * lv.h)
+	s, g, nu := st.s[:d], lv.g[:d], p.nu[:d]
+	for m := range p.M {
+		rows := p.rows[m]
+		a := st.t[m]
+		b := c.uniform(uint64(p.T[m]))
+		ra := rows[a*stride : a*stride+stride : a*stride+stride]
+		rb := rows[b*stride : b*stride+stride : b*stride+stride]
+		sd, dd, gt := 0.0, 0.0, 0.0
+		for j, v := range s {
+			delta := rb[j] - ra[j]
+			sd += v * delta
+			dd += delta * delta
+			dm := delta * invM
+			gt += g[j] * dm * (2*(v*invM-nu[j]) + dm)
+		}
+		dq := rb[d] - ra[d]
+		dS := dq - (2*sd+dd)*invM
+		logA := -dS*inv2h2 - 0.5*gt - rb[d+1] + ra[d+1]
+		ok := c.accept(logA)
+		if ok && a != b {
+			for j := range s {
+				s[j] += rb[j] - ra[j]
+			}
+			st.q += dq
+			st.t[m] = b
+		}
+		if count {
+			c.prop[m]++
+			if ok {
+				c.acc[m]++
+			}
+		}
+	}
+}
+
+// logTarget returns the part of log W(t·) at level lv that differs between
+// levels: −S/(2h²), plus for the semiparametric mixture the quadratic form
+// of log N(θ̄ | μ_M, Σ_M + (h²/M)I). (The shards' denominators are the
+// same at every level and cancel in a swap.)
+func (c *imgChain) logTarget(st *imgState, lv *imgLevel) float64 {
+	invM := 1 / float64(c.p.M)
+	S := st.q - dot(st.s, st.s)*invM
+	v := -S / (2 * lv.h * lv.h)
+	if c.p.semi {
+		for j, sj := range st.s {
+			u := sj*invM - c.p.nu[j]
+			v -= 0.5 * lv.g[j] * u * u
+		}
+	}
+	return v
+}
+
+// swaps proposes exchanging the states of adjacent levels: the pairs
+// (0,1), (2,3), … after even sweeps and (1,2), (3,4), … after odd ones,
+// the deterministic even–odd scheme of non-reversible parallel tempering
+// (Syed, Bouchard-Côté, Deligiannidis & Doucet 2022).
+func (c *imgChain) swaps(i int, count bool) {
+	for k := i % 2; k+1 < len(c.levels); k += 2 {
+		x, y := &c.states[c.at[k]], &c.states[c.at[k+1]]
+		lk, lk1 := &c.levels[k], &c.levels[k+1]
+		logR := c.logTarget(y, lk) + c.logTarget(x, lk1) - c.logTarget(x, lk) - c.logTarget(y, lk1)
+		ok := c.accept(logR)
+		if ok {
+			c.at[k], c.at[k+1] = c.at[k+1], c.at[k]
+		}
+		if count {
+			c.swapProp[k]++
+			if ok {
+				c.swapAcc[k]++
+			}
+		}
+	}
+}
+
+// sweep runs sweep i (1-based) of every level and the swaps after it.
+func (c *imgChain) sweep(i int, count bool) {
+	p := c.p
+	f := p.annealFactor(i)
+	for k := range c.levels {
+		c.setBandwidth(k, p.h*p.ladder[k]*f)
+	}
+	for k := range c.levels {
+		st := &c.states[c.at[k]]
+		if p.semi {
+			c.sweepSP(st, &c.levels[k], count && k == 0)
+		} else {
+			c.sweepNP(st, c.levels[k].h, count && k == 0)
+		}
+	}
+	if len(c.levels) > 1 {
+		c.swaps(i, count)
+	}
+	if i%64 == 0 {
+		for k := range c.states {
+			c.recompute(&c.states[k])
+		}
+	}
+}
+
+// emit writes a draw of θ from the target level's mixture component; z
+// and y are scratch of length d.
+func (c *imgChain) emit(dst []float64, z, y []float64) {
+	p := c.p
+	st := &c.states[c.at[0]]
+	h := c.levels[0].h
+	M := float64(p.M)
+	if !p.semi {
+		sd := h / math.Sqrt(M)
+		for j := range z {
+			z[j] = st.s[j]/M + sd*c.r.NormFloat64()
+		}
+		p.unwhiten(dst, z)
+		return
+	}
+	a := M / (h * h)
+	for j, l := range p.lambda {
+		prec := a + 1/l
+		mean := (a*st.s[j]/M + p.nu[j]/l) / prec
+		y[j] = mean + c.r.NormFloat64()/math.Sqrt(prec)
+	}
+	p.rotateBack(z, y)
+	p.unwhiten(dst, z)
+}
+
+// targetRate returns the target level's acceptance rate so far.
+func (c *imgChain) targetRate() (float64, int64) {
+	var acc, prop int64
+	for m := range c.acc {
+		acc += c.acc[m]
+		prop += c.prop[m]
+	}
+	return float64(acc) / float64(max(prop, 1)), prop
+}
+
+func (c *imgChain) resetCounts() {
+	for m := range c.acc {
+		c.acc[m], c.prop[m] = 0, 0
+	}
+	for k := range c.swapAcc {
+		c.swapAcc[k], c.swapProp[k] = 0, 0
+	}
+}
+
+func runIMG(ctx context.Context, shards [][][]float64, s Settings, opts MarkovOptions, semi, shrink bool) (*Result, error) {
+	s = s.withDefaults()
+	if opts.Thin < 0 {
+		return nil, fmt.Errorf("thinning %d is negative", opts.Thin)
+	}
+	if opts.Levels < 0 {
+		return nil, fmt.Errorf("number of tempering levels %d is negative", opts.Levels)
+	}
+	p, err := newIMGProblem(shards, opts, semi, shrink)
+	if err != nil {
+		return nil, err
+	}
+	burn := opts.Burn
+	switch {
+	case burn == 0:
+		burn = (5*p.horizon + 3) / 4
+	case burn < 0:
+		burn = 0
+	}
+	K := len(p.ladder)
+	thins := make([]int, s.Chains)
+	rates := make([]float64, s.Chains)
+	shardRates := make([][]float64, s.Chains)
+	swapRates := make([][]float64, s.Chains)
+	draws, err := runChains(ctx, s, func(ctx context.Context, chain int) ([][]float64, error) {
+		c := newIMGChain(p, s.Seed, chain)
+		thin := opts.Thin
+		total := burn + s.Draws*max(thin, 1)
+		tick := func(i int) error {
+			if i%256 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				progress(s, chain, i, total)
+			}
+			return nil
+		}
+		for i := 1; i <= burn; i++ {
+			if err := tick(i); err != nil {
+				return nil, err
+			}
+			c.sweep(i, i > burn/2)
+		}
+		if thin == 0 {
+			thin = 1
+			if a, prop := c.targetRate(); burn >= 20 && prop > 0 {
+				thin = 1000
+				if a > 1e-3 {
+					thin = min(int(math.Ceil(1/a)), 1000)
+				}
+			}
+			total = burn + s.Draws*thin
+		}
+		c.resetCounts()
+		out := newDrawBlock(s.Draws, p.d)
+		z, y := make([]float64, p.d), make([]float64, p.d)
+		i := burn
+		for k := range out {
+			for range thin {
+				i++
+				if err := tick(i); err != nil {
+					return nil, err
+				}
+				c.sweep(i, true)
+			}
+			c.emit(out[k], z, y)
+		}
+		progress(s, chain, total, total)
+		shardRates[chain] = make([]float64, p.M)
+		for m := range c.acc {
+			shardRates[chain][m] = float64(c.acc[m]) / float64(max(c.prop[m], 1))
+		}
+		rates[chain], _ = c.targetRate()
+		swapRates[chain] = make([]float64, K-1)
+		for k := range swapRates[chain] {
+			swapRates[chain][k] = float64(c.swapAcc[k]) / float64(max(c.swapProp[k], 1))
+		}
+		thins[chain] = thin
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	name := "nonparametric"
+	if semi {
+		name = "semiparametric"
+	}
+	info := baseInfo(name, shards, p.d, s)
+	info.Pairing = "Metropolis-within-Gibbs over mixture indices"
+	info.Burn = burn
+	info.Thin = thins
+	info.Whitening = "Cholesky factor of the mean within-shard covariance, centred on the Gaussian-product mean"
+	rule := opts.Bandwidth.Rule
+	if rule == "" {
+		rule = BandwidthAuto
+	}
+	info.BandwidthRule = string(rule)
+	if rule == BandwidthAuto {
+		info.BandwidthRule = "auto (likelihood cross-validation)"
+	}
+	info.Bandwidth = p.h
+	info.BaseBandwidth = p.h * p.annealFactor(1)
+	info.Anneal = p.anneal
+	info.VarianceCorrection = shrink
+	info.Ladder = make([]float64, K)
+	for k, f := range p.ladder {
+		info.Ladder[k] = p.h * f
+	}
+	info.Acceptance = rates
+	info.ShardAcceptance = shardRates
+	if K > 1 {
+		info.SwapAcceptance = swapRates
+	}
+	info.Notes = p.notes
+	return &Result{Draws: draws, Info: info}, nil
+}
