@@ -331,7 +331,10 @@ func decodeArrow(data []byte) (d *Draws, err error) {
 	if !bytes.Equal(data[len(data)-len(arrowMagic):], arrowMagic) {
 		return nil, errors.New("truncated Arrow IPC file (no ARROW1 magic at the end; was the writer interrupted?)")
 	}
-	mem := memory.NewGoAllocator()
+	if err := checkArrowFooter(data); err != nil {
+		return nil, fmt.Errorf("corrupt Arrow file: %w", err)
+	}
+	mem := newBudgetAllocator(len(data))
 	r, err := ipc.NewFileReader(bytes.NewReader(data), ipc.WithAllocator(mem))
 	if err != nil {
 		return nil, fmt.Errorf("reading Arrow footer: %w", err)

@@ -39,6 +39,11 @@ func WriteCSV(w io.Writer, d *Draws) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	keys, values := encodeMeta(d.Meta, d.Warmup)
 	for i, k := range keys {
+		if !utf8.ValidString(k) || !utf8.ValidString(values[i]) {
+			return fmt.Errorf("metadata %q is not valid UTF-8 and cannot be written to CSV", k)
+		}
+	}
+	for i, k := range keys {
 		bw.WriteString("# ")
 		bw.WriteString(metaToken(k, true))
 		bw.WriteByte('=')

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/epmc/epmc"
 )
@@ -152,6 +153,9 @@ func decodeMeta(keys, values []string) (Meta, int, error) {
 	kv := map[string]string{}
 	for i, k := range keys {
 		if strings.HasPrefix(k, metaPrefix) {
+			if !utf8.ValidString(k) || !utf8.ValidString(values[i]) {
+				return Meta{}, 0, fmt.Errorf("metadata %q is not valid UTF-8", k)
+			}
 			kv[strings.TrimPrefix(k, metaPrefix)] = values[i]
 		}
 	}

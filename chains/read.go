@@ -10,6 +10,9 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
+
+	"github.com/apache/arrow/go/v15/arrow/memory"
 )
 
 // Format names a kind of draws file.
@@ -209,4 +212,207 @@ func assemble(names []string, keys []drawKey, vals [][]float64, meta Meta, warmu
 		return nil, err
 	}
 	return d, nil
+}
+
+// Guards for the Arrow IPC reader. arrow/go/v15 trusts the flatbuffer
+// metadata of a file: counts and lengths read from a corrupt file go
+// straight into make() and into allocations, so a few flipped bytes can
+// make it allocate terabytes (a fatal out-of-memory that recover cannot
+// catch) or recurse without end through a cyclic field tree (a fatal stack
+// overflow). decodeArrow therefore checks the footer's flatbuffers before
+// handing the bytes to the library, and gives the library an allocator
+// with a budget; the remaining panics of the library on corrupt input
+// (index out of range in flatbuffer accessors) are recovered.
+
+// arrowMaxDepth bounds the nesting of fields in a schema; draws files are
+// flat, and real nested data rarely goes past a handful of levels.
+const arrowMaxDepth = 64
+
+// arrowMaxFields bounds the number of fields visited in a schema.
+const arrowMaxFields = 1 << 20
+
+// fbuf reads a flatbuffer with bounds checks; every method reports
+// out-of-range positions through ok.
+type fbuf struct {
+	b  []byte
+	ok bool
+}
+
+func (f *fbuf) u32(p uint64) uint64 {
+	if !f.ok || p+4 > uint64(len(f.b)) {
+		f.ok = false
+		return 0
+	}
+	return uint64(f.b[p]) | uint64(f.b[p+1])<<8 | uint64(f.b[p+2])<<16 | uint64(f.b[p+3])<<24
+}
+
+func (f *fbuf) u16(p uint64) uint64 {
+	if !f.ok || p+2 > uint64(len(f.b)) {
+		f.ok = false
+		return 0
+	}
+	return uint64(f.b[p]) | uint64(f.b[p+1])<<8
+}
+
+func (f *fbuf) i64(p uint64) int64 {
+	lo, hi := f.u32(p), f.u32(p+4)
+	return int64(lo | hi<<32)
+}
+
+// field returns the position of a table's field in slot, or 0 when the
+// field is absent.
+func (f *fbuf) field(table uint64, slot int) uint64 {
+	soff := int64(int32(uint32(f.u32(table))))
+	vt := int64(table) - soff
+	if !f.ok || vt < 0 {
+		f.ok = false
+		return 0
+	}
+	// As the flatbuffers library does: the field is present when its slot
+	// lies within the vtable's declared size, wherever that points.
+	vsize := f.u16(uint64(vt))
+	voff := uint64(4 + 2*slot)
+	if !f.ok || voff >= vsize {
+		return 0
+	}
+	o := f.u16(uint64(vt) + voff)
+	if o == 0 {
+		return 0
+	}
+	return table + o
+}
+
+// deref follows the offset stored at p (to a table, vector or string).
+func (f *fbuf) deref(p uint64) uint64 {
+	if p == 0 {
+		return 0
+	}
+	t := p + f.u32(p)
+	if t >= uint64(len(f.b)) {
+		f.ok = false
+	}
+	return t
+}
+
+// vector returns the start and length of the vector at v, checking that
+// n elements of elemSize bytes fit in the buffer.
+func (f *fbuf) vector(v uint64, elemSize uint64) (start, n uint64) {
+	if v == 0 {
+		return 0, 0
+	}
+	n = f.u32(v)
+	if f.ok && v+4+n*elemSize > uint64(len(f.b)) {
+		f.ok = false
+	}
+	if !f.ok {
+		return 0, 0
+	}
+	return v + 4, n
+}
+
+// checkArrowFooter checks the footer of the Arrow IPC file data (whose
+// magic numbers have been checked) so that the Arrow library can read it
+// without unbounded allocation or recursion.
+func checkArrowFooter(data []byte) error {
+	n := len(data)
+	size := int(uint32(data[n-10]) | uint32(data[n-9])<<8 | uint32(data[n-8])<<16 | uint32(data[n-7])<<24)
+	if size <= 0 || size+2*len(arrowMagic)+4 > n {
+		return fmt.Errorf("footer size %d does not fit a file of %d bytes", size, n)
+	}
+	f := &fbuf{b: data[n-10-size : n-10], ok: true}
+	root := f.u32(0) // the root table's offset from the buffer start
+	if root >= uint64(len(f.b)) {
+		f.ok = false
+	}
+	// Footer: version(0) schema(1) dictionaries(2) recordBatches(3) custom_metadata(4).
+	for _, slot := range []int{2, 3} {
+		start, count := f.vector(f.deref(f.field(root, slot)), 24)
+		for i := range count {
+			b := start + 24*i
+			off, meta, body := f.i64(b), int64(int32(uint32(f.u32(b+8)))), f.i64(b+16)
+			if f.ok && (off < 0 || meta < 0 || body < 0 || off > int64(n) || meta > int64(n) || body > int64(n) || off+meta+body > int64(n)) {
+				return fmt.Errorf("record batch block %d (offset %d, metadata %d, body %d bytes) lies outside the file of %d bytes", i, off, meta, body, n)
+			}
+		}
+	}
+	visited := 0
+	var fields func(vec uint64, depth int) error
+	kv := func(vec uint64) {
+		start, count := f.vector(vec, 4)
+		for i := range count {
+			e := start + 4*i
+			t := f.deref(e)
+			for _, slot := range []int{0, 1} {
+				f.vector(f.deref(f.field(t, slot)), 1)
+			}
+		}
+	}
+	fields = func(vec uint64, depth int) error {
+		if depth > arrowMaxDepth {
+			return fmt.Errorf("schema fields nested more than %d deep", arrowMaxDepth)
+		}
+		start, count := f.vector(vec, 4)
+		for i := range count {
+			if visited++; visited > arrowMaxFields {
+				return fmt.Errorf("schema has more than %d fields", arrowMaxFields)
+			}
+			t := f.deref(start + 4*i)
+			// Field: name(0) nullable(1) type_type(2) type(3) dictionary(4) children(5) custom_metadata(6).
+			f.vector(f.deref(f.field(t, 0)), 1)
+			kv(f.deref(f.field(t, 6)))
+			if err := fields(f.deref(f.field(t, 5)), depth+1); err != nil {
+				return err
+			}
+			if !f.ok {
+				return nil
+			}
+		}
+		return nil
+	}
+	if schema := f.deref(f.field(root, 1)); schema != 0 {
+		// Schema: endianness(0) fields(1) custom_metadata(2) features(3).
+		if err := fields(f.deref(f.field(schema, 1)), 0); err != nil {
+			return err
+		}
+		kv(f.deref(f.field(schema, 2)))
+	}
+	kv(f.deref(f.field(root, 4)))
+	if !f.ok {
+		return errors.New("footer metadata point outside the footer")
+	}
+	return nil
+}
+
+// budgetAllocator is a Go allocator that refuses (by panicking, which
+// decodeArrow recovers) to hand out more than a budget in total, so that
+// lengths read from a corrupt file cannot exhaust memory.
+type budgetAllocator struct {
+	memory.Allocator
+	left atomic.Int64
+	file int
+}
+
+// newBudgetAllocator allows what a file of size bytes can plausibly need:
+// the file itself a few times over plus what compressed buffers expand to
+// (draws compress a few-fold, a constant column some hundred-fold).
+func newBudgetAllocator(size int) *budgetAllocator {
+	a := &budgetAllocator{Allocator: memory.NewGoAllocator(), file: size}
+	a.left.Store(64<<20 + 1024*int64(size))
+	return a
+}
+
+func (a *budgetAllocator) take(size int) {
+	if size < 0 || a.left.Add(-int64(size)) < 0 {
+		panic(fmt.Sprintf("the file asks for a %d-byte buffer, more than a %d-byte file can hold", size, a.file))
+	}
+}
+
+func (a *budgetAllocator) Allocate(size int) []byte {
+	a.take(size)
+	return a.Allocator.Allocate(size)
+}
+
+func (a *budgetAllocator) Reallocate(size int, b []byte) []byte {
+	a.take(size)
+	return a.Allocator.Reallocate(size, b)
 }
