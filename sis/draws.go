@@ -27,8 +27,8 @@ type StaticInfo struct {
 	// LogEvidence combines the runs as log of the mean of their Ẑ (an
 	// unbiased combination); LogEvidenceSD is the standard deviation of the
 	// runs' log Ẑ (absent for a single run).
-	LogEvidence   float64  `json:"log_evidence"`
-	LogEvidenceSD *float64 `json:"log_evidence_sd,omitempty"`
+	LogEvidence   float64   `json:"log_evidence"`
+	LogEvidenceSD *float64  `json:"log_evidence_sd,omitempty"`
 	Runs          []RunInfo `json:"runs"`
 }
 
