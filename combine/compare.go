@@ -218,9 +218,11 @@ func Compare(a, b [][]float64, names []string, opts CompareOptions) (*Distances,
 	}
 
 	// Energy distance on standardised subsamples.
-	r := rand.New(rng.New(opts.Seed))
-	subA := subsample(a, opts.EnergyCap, r)
-	subB := subsample(b, opts.EnergyCap, r)
+	// Both subsamples come from the same stream, restarted, so that sets
+	// of equal size are subsampled at the same positions (and a set
+	// compared with itself is at distance 0).
+	subA := subsample(a, opts.EnergyCap, rand.New(rng.New(opts.Seed)))
+	subB := subsample(b, opts.EnergyCap, rand.New(rng.New(opts.Seed)))
 	out.EnergyDraws = [2]int{len(subA), len(subB)}
 	scale := func(rows [][]float64) [][]float64 {
 		s := newDrawBlock(len(rows), d)

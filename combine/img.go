@@ -658,13 +658,14 @@ func (c *imgChain) sweepNP(st *imgState, h float64, count bool) {
 		b := c.uniform(uint64(p.T[m]))
 		ra := rows[a*stride : a*stride+stride : a*stride+stride]
 		rb := rows[b*stride : b*stride+stride : b*stride+stride]
+		dq := rb[d] - ra[d]
+		ra, rb = ra[:len(s)], rb[:len(s)] // lets the compiler drop bounds checks
 		sd, dd := 0.0, 0.0
 		for j, v := range s {
 			delta := rb[j] - ra[j]
 			sd += v * delta
 			dd += delta * delta
 		}
-		dq := rb[d] - ra[d]
 		dS := dq - (2*sd+dd)*invM
 		ok := c.accept(-dS * inv2h2)
 		if ok && a != b {
@@ -697,6 +698,10 @@ func (c *imgChain) sweepSP(st *imgState, lv *imgLevel, count bool) {
 		b := c.uniform(uint64(p.T[m]))
 		ra := rows[a*stride : a*stride+stride : a*stride+stride]
 		rb := rows[b*stride : b*stride+stride : b*stride+stride]
+		dq := rb[d] - ra[d]
+		dl := rb[d+1] - ra[d+1]
+		ra, rb = ra[:len(s)], rb[:len(s)]
+		g, nu := g[:len(s)], nu[:len(s)]
 		sd, dd, gt := 0.0, 0.0, 0.0
 		for j, v := range s {
 			delta := rb[j] - ra[j]
@@ -705,9 +710,8 @@ func (c *imgChain) sweepSP(st *imgState, lv *imgLevel, count bool) {
 			dm := delta * invM
 			gt += g[j] * dm * (2*(v*invM-nu[j]) + dm)
 		}
-		dq := rb[d] - ra[d]
 		dS := dq - (2*sd+dd)*invM
-		logA := -dS*inv2h2 - 0.5*gt - rb[d+1] + ra[d+1]
+		logA := -dS*inv2h2 - 0.5*gt - dl
 		ok := c.accept(logA)
 		if ok && a != b {
 			for j := range s {
