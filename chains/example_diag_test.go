@@ -80,9 +80,9 @@ func ExampleSummarise() {
 	}
 	chains.WriteSummaryTable(os.Stdout, rows, []float64{0.05, 0.5, 0.95}, chains.TableOptions{NoFooter: true})
 	// Output:
-	//        Mean     MCSE  StdDev    MAD    5%    50%       95%  ESS_bulk  ESS_tail  R_hat
-	// lp__   -1.3  3.1e-02     1.4   0.93  -4.0  -0.89  -6.7e-02      2316      2728   1.00
+	//        Mean    MCSE  StdDev    MAD    5%    50%     95%  ESS_bulk  ESS_tail  R_hat
+	// lp__   -1.3   0.031     1.4   0.93  -4.0  -0.89  -0.067      2316      2728   1.00
 	//
-	// mu      1.0  4.0e-03    0.12   0.12  0.80    1.0   1.2e+00       980      1668   1.01
-	// sigma   2.0  1.1e-03   0.053  0.053   1.9    2.0   2.1e+00      2384      3188   1.00
+	// mu      1.0  0.0040    0.12   0.12  0.80    1.0     1.2       980      1668   1.01
+	// sigma   2.0  0.0011   0.053  0.053   1.9    2.0     2.1      2384      3188   1.00
 }

@@ -278,7 +278,7 @@ func AppendSummaryJSON(dst []byte, rows []Summary, probs []float64, file string)
 // TableOptions configures WriteSummaryTable.
 type TableOptions struct {
 	// SigFigs is the number of significant figures of the statistics
-	// (default 2, as CmdStan's stansummary).
+	// (default 2, as in CmdStan's stansummary).
 	SigFigs int
 	// NoFooter leaves out the lines explaining the columns.
 	NoFooter bool
@@ -288,10 +288,9 @@ type TableOptions struct {
 // CmdStan's stansummary: Mean, MCSE, StdDev, MAD, the quantiles (labelled
 // 5%, 50%, …), ESS_bulk, ESS_tail and R_hat; sampler statistics (names
 // ending in "__") first, then the other variables, each group in the order
-// given. Each column is printed in fixed or scientific notation as
-// stansummary chooses, to opts.SigFigs significant figures; ESS is rounded
-// to whole draws and R-hat shown with two decimals. MCSE is posterior's
-// mcse_mean (split chains), which the footer says.
+// given. Statistics are shown to opts.SigFigs significant figures (see
+// formatSigFigs), ESS rounded to whole draws and R-hat with two decimals.
+// MCSE is posterior's mcse_mean (split chains), which the footer says.
 func WriteSummaryTable(w io.Writer, rows []Summary, probs []float64, opts TableOptions) error {
 	sig := opts.SigFigs
 	if sig <= 0 {
@@ -397,57 +396,27 @@ func formatFixed(col []float64, decimals int) []string {
 	return out
 }
 
-// formatSigFigs prints a column as stansummary does: in fixed notation with
-// enough decimals for sig significant figures when every value then fits in
-// fewer than 8 characters (with the 2 of padding), else all in scientific
-// notation with sig − 1 decimals.
+// formatSigFigs prints each value to sig significant figures: in fixed
+// notation from 0.001 to below 10 million (more digits are kept for large
+// values rather than rounding them away), in scientific notation outside
+// that range. Unlike stansummary, which puts a whole column in scientific
+// notation as soon as one value is wide, each value gets the notation that
+// reads best, so one large parameter does not spoil the column.
 func formatSigFigs(col []float64, sig int) []string {
 	out := make([]string, len(col))
-	widest := 0
-	for _, v := range col {
-		w, _ := fixedWidthPrecision(v, sig)
-		widest = max(widest, w)
-	}
-	scientific := widest+2 >= 8
 	for i, v := range col {
+		a := math.Abs(v)
 		switch {
-		case math.IsNaN(v):
-			out[i] = "NA"
-		case math.IsInf(v, 0):
+		case math.IsNaN(v) || math.IsInf(v, 0):
 			out[i] = FormatRNumber(v)
-		case scientific:
+		case v == 0:
+			out[i] = "0" // also for -0
+		case a >= 1e7 || a < 1e-3:
 			out[i] = strconv.FormatFloat(v, 'e', sig-1, 64)
 		default:
-			_, prec := fixedWidthPrecision(v, sig)
-			out[i] = strconv.FormatFloat(v, 'f', prec, 64)
+			e := int(math.Floor(math.Log10(a)))
+			out[i] = strconv.FormatFloat(v, 'f', max(0, sig-1-e), 64)
 		}
 	}
 	return out
-}
-
-// fixedWidthPrecision is stansummary's compute_width_and_precision: the
-// width and decimals that show v to sig significant figures in fixed
-// notation.
-func fixedWidthPrecision(v float64, sig int) (width, precision int) {
-	a := math.Abs(v)
-	switch {
-	case v == 0:
-		width, precision = sig, sig
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		width, precision = 3, sig
-	case a >= 1:
-		intPart := int(math.Ceil(math.Log10(a) + 1e-6))
-		if intPart >= sig {
-			width, precision = intPart, 0
-		} else {
-			width, precision = sig+1, sig-intPart
-		}
-	default:
-		frac := int(math.Abs(math.Floor(math.Log10(a))))
-		width, precision = 1+frac+sig, frac+sig-1
-	}
-	if math.Signbit(v) {
-		width++
-	}
-	return width, precision
 }

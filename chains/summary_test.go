@@ -202,11 +202,11 @@ func TestWriteSummaryTable(t *testing.T) {
 	if err := WriteSummaryTable(&buf, rows, []float64{0.05, 0.5, 0.95}, TableOptions{NoFooter: true}); err != nil {
 		t.Fatal(err)
 	}
-	want := `             Mean     MCSE  StdDev   MAD     5%   50%   95%  ESS_bulk  ESS_tail  R_hat
-lp__         -7.3  3.5e-02    0.73  0.32   -8.9  -7.0  -6.8       458       436   1.00
-divergent__  0.00       NA    0.00  0.00   0.00  0.00  0.00        NA        NA     NA
+	want := `             Mean    MCSE  StdDev   MAD     5%   50%   95%  ESS_bulk  ESS_tail  R_hat
+lp__         -7.3   0.035    0.73  0.32   -8.9  -7.0  -6.8       458       436   1.00
+divergent__     0      NA       0     0      0     0     0        NA        NA     NA
 
-theta        0.25  5.9e-03    0.12  0.12  0.076  0.23  0.47       413       374   1.00
+theta        0.25  0.0059    0.12  0.12  0.076  0.23  0.47       413       374   1.00
 `
 	if buf.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", buf.String(), want)
