@@ -75,9 +75,11 @@ type ParamDistances struct {
 	MeanErrorSD          float64 `json:"max_mean_error_sd"`
 	MahalanobisMeanError float64 `json:"mahalanobis_mean_error"`
 	CovRelError          float64 `json:"cov_rel_error"`
-	KS                   float64 `json:"ks_max"`
-	TV                   float64 `json:"mmtv"`
-	EnergyDistance       float64 `json:"energy_distance"`
+	// VarRatio is var_A/var_B (CovRelError is |VarRatio − 1|).
+	VarRatio       float64 `json:"var_ratio"`
+	KS             float64 `json:"ks_max"`
+	TV             float64 `json:"mmtv"`
+	EnergyDistance float64 `json:"energy_distance"`
 }
 
 // MarshalJSON writes the figures, then "parameters" (names in column
@@ -165,7 +167,8 @@ func Compare(a, b [][]float64, names []string, opts CompareOptions) (*Distances,
 		p.Name = names[j]
 		p.MeanErrorSD = math.Abs(diff[j]) / sdB[j]
 		p.MahalanobisMeanError = p.MeanErrorSD
-		p.CovRelError = math.Abs(covA.At(j, j)/covB.At(j, j) - 1)
+		p.VarRatio = covA.At(j, j) / covB.At(j, j)
+		p.CovRelError = math.Abs(p.VarRatio - 1)
 		out.MaxMeanErrorSD = math.Max(out.MaxMeanErrorSD, p.MeanErrorSD)
 	}
 	var sol mat.VecDense
