@@ -215,6 +215,24 @@ func (st *diagStats) remove(i int) {
 	st.cache()
 }
 
+func (st *diagStats) setMerged(x, y stats) {
+	a, b := x.(*diagStats), y.(*diagStats)
+	f := st.f
+	st.n = a.n + b.n
+	if st.n == 0 {
+		st.clear()
+		return
+	}
+	st.kappa, st.a = f.kappa0+float64(st.n), f.a0+float64(st.n)/2
+	for k := range st.s {
+		st.s[k] = a.s[k] + b.s[k]
+		st.ss[k] = a.ss[k] + b.ss[k]
+		st.m[k] = st.s[k] / st.kappa
+		st.b[k] = max(f.b0[k], f.b0[k]+(st.ss[k]-st.s[k]*st.s[k]/st.kappa)/2)
+	}
+	st.cache()
+}
+
 func (st *diagStats) logPred(i int) float64 {
 	d := st.f.d
 	x := st.f.x[i*d : i*d+d]

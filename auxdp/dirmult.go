@@ -174,6 +174,15 @@ func (st *dmStats) remove(i int) {
 	st.n--
 }
 
+func (st *dmStats) setMerged(x, y stats) {
+	a, b := x.(*dmStats), y.(*dmStats)
+	st.n = a.n + b.n
+	st.t = a.t + b.t
+	for k := range st.c {
+		st.c[k] = a.c[k] + b.c[k]
+	}
+}
+
 // risingLog adds ln a + ln(a+1) + … + ln(a+k−1) = ln Γ(a+k) − ln Γ(a) to
 // lp: by products for small k, by log-gamma for large k.
 func risingLog(lp *logProd, a, k float64) float64 {

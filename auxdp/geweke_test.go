@@ -132,7 +132,7 @@ func (g gewekeModel) drawData(r *rand.Rand, z []int) []float64 {
 // lowerCholInverse returns the lower Cholesky factor L of Ψ⁻¹ (L Lᵀ = Ψ⁻¹).
 func lowerCholInverse(psi []float64, d int) []float64 {
 	r, _ := cholesky(append([]float64(nil), psi...), d) // Ψ = RᵀR
-	rinv := triInverseUpper(r, d)                      // Ψ⁻¹ = R⁻¹R⁻ᵀ
+	rinv := triInverseUpper(r, d)                       // Ψ⁻¹ = R⁻¹R⁻ᵀ
 	inv := make([]float64, d*d)
 	for a := range d {
 		for b := range d {
@@ -348,7 +348,7 @@ func TestGeweke(t *testing.T) {
 	for k, tc := range gewekeCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			runGeweke(t, tc.g, tc.cfg, 20000, uint64(200+k))
+			runGeweke(t, tc.g, tc.cfg, 10000, uint64(200+k))
 		})
 	}
 }

@@ -99,6 +99,10 @@ type stats interface {
 	logMarginal() float64
 	// clear empties the cluster back to exactly the prior state.
 	clear()
+	// setMerged makes the statistics those of the union of the members
+	// of a and b (both of this stats' family), from their sufficient
+	// statistics alone: O(d³) for NIW, O(d) or O(V) for the others.
+	setMerged(a, b stats)
 }
 
 // errBadData reports invalid input data.

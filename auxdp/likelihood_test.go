@@ -276,7 +276,6 @@ func TestBadCounts(t *testing.T) {
 	}
 }
 
-
 // TestRankOneUpdates drives a cluster through many updates and downdates
 // and checks the factor against a fresh factorisation of its statistics.
 func TestRankOneUpdates(t *testing.T) {
@@ -316,5 +315,46 @@ func TestRankOneUpdates(t *testing.T) {
 	}
 	if math.Abs(st.logMarginal()-fresh.logMarginal()) > 1e-6 {
 		t.Fatalf("logMarginal drifted: %v vs %v", st.logMarginal(), fresh.logMarginal())
+	}
+}
+
+// TestSetMerged checks the merged statistics against adding the points.
+func TestSetMerged(t *testing.T) {
+	r := rng.NewRand(11)
+	n, d := 40, 3
+	x := make([]float64, n*d)
+	for i := range x {
+		x[i] = 20 + 3*r.NormFloat64()
+	}
+	counts := make([]float64, n*d)
+	for i := range counts {
+		counts[i] = float64(r.IntN(5))
+	}
+	niw := NIW{Mean: []float64{19, 20, 21}, Kappa: 0.1, Nu: 6, Psi: []float64{2, 0.3, 0, 0.3, 2, 0.1, 0, 0.1, 2}}
+	diag := DiagNormalGamma{Mean: []float64{19, 20, 21}, Kappa: 0.1, Shape: 2, Rate: []float64{1, 2, 3}}
+	for _, tc := range []struct {
+		lik Likelihood
+		x   []float64
+	}{{niw, x}, {diag, x}, {DirichletMultinomial{}, counts}} {
+		f, err := tc.lik.bind(tc.x, n, d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b, all, m := f.newStats(), f.newStats(), f.newStats(), f.newStats()
+		for i := range 30 {
+			if i%3 == 0 {
+				a.add(i)
+			} else {
+				b.add(i)
+			}
+			all.add(i)
+		}
+		m.setMerged(a, b)
+		if got, want := m.logMarginal(), all.logMarginal(); math.Abs(got-want) > 1e-8*math.Abs(want) {
+			t.Errorf("%s: merged logMarginal %v, want %v", tc.lik.Name(), got, want)
+		}
+		if got, want := m.logPred(35), all.logPred(35); math.Abs(got-want) > 1e-9*math.Max(1, math.Abs(want)) {
+			t.Errorf("%s: merged logPred %v, want %v", tc.lik.Name(), got, want)
+		}
 	}
 }

@@ -301,15 +301,20 @@ func (p *processor) proposeSplit(i, j int, c *cluster, a, d float64) bool {
 }
 
 func (p *processor) proposeMerge(i, j int, ci, cj *cluster, a, d float64) bool {
-	mi, mj := p.members(ci), p.members(cj)
+	// The reverse split's allocation probability q is at most 1, so
+	// ln r = ln[p(merged)/p(split)] + ln q is bounded by its first term,
+	// which needs only the merged statistics (sums of the two clusters',
+	// no pass over the points). Drawing the uniform first and rejecting
+	// when it exceeds the bound is exact and skips the allocation for the
+	// great majority of proposals, which pair unrelated clusters.
 	sm := p.scratch[2]
-	sm.clear()
-	for _, m := range mi {
-		sm.add(int(m))
+	sm.setMerged(ci.st, cj.st)
+	bound := sm.logMarginal() - ci.st.logMarginal() - cj.st.logMarginal() - splitLogRatio(ci.n, cj.n, p.k-1, a, d)
+	lu := math.Log(p.r.Float64())
+	if !(lu < bound) {
+		return false
 	}
-	for _, m := range mj {
-		sm.add(int(m))
-	}
+	mi, mj := p.members(ci), p.members(cj)
 	p.shufflePerm(i, j, mi, mj)
 	sa, sb := p.scratch[0], p.scratch[1]
 	sa.clear()
@@ -318,9 +323,7 @@ func (p *processor) proposeMerge(i, j int, ci, cj *cluster, a, d float64) bool {
 	sb.add(j)
 	zc := p.s.zc
 	logq, _, _ := p.allocate(sa, sb, func(m int32) bool { return zc[m] == ci })
-	logr := sm.logMarginal() - ci.st.logMarginal() - cj.st.logMarginal() -
-		splitLogRatio(ci.n, cj.n, p.k-1, a, d) + logq
-	if !(math.Log(p.r.Float64()) < logr) {
+	if !(lu < bound+logq) {
 		return false
 	}
 	ci.st, p.scratch[2] = sm, ci.st

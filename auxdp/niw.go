@@ -255,6 +255,27 @@ func (st *niwStats) remove(i int) {
 	st.cache()
 }
 
+func (st *niwStats) setMerged(x, y stats) {
+	a, b := x.(*niwStats), y.(*niwStats)
+	f := st.f
+	st.n = a.n + b.n
+	if st.n == 0 {
+		st.clear()
+		return
+	}
+	st.kappa, st.nu = f.kappa0+float64(st.n), f.nu0+float64(st.n)
+	for k := range st.s {
+		st.s[k] = a.s[k] + b.s[k]
+		st.m[k] = st.s[k] / st.kappa
+	}
+	for k := range st.s2 {
+		st.s2[k] = a.s2[k] + b.s2[k]
+	}
+	st.refactor()
+	st.diagUpdate()
+	st.cache()
+}
+
 // moments adds sign·x to the raw sums and recomputes the mean.
 func (st *niwStats) moments(x []float64, sign float64) {
 	d := st.f.d
