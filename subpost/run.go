@@ -179,6 +179,10 @@ type ChainInfo struct {
 	ProposalCov     [][]float64 `json:"proposal_cov,omitempty"`
 	WarmupSeconds   *float64    `json:"warmup_seconds,omitempty"`
 	SamplingSeconds *float64    `json:"sampling_seconds,omitempty"`
+	// CPU time of the chain's thread (Linux), comparable with the
+	// std::clock() times Stan reports and robust to machine load.
+	WarmupCPUSeconds   *float64 `json:"warmup_cpu_seconds,omitempty"`
+	SamplingCPUSeconds *float64 `json:"sampling_cpu_seconds,omitempty"`
 }
 
 // lpDefinition documents lp__ in every file epmc writes.
@@ -377,6 +381,12 @@ func runChain(ctx context.Context, m Model, cfg Config, c, nparams int, cw *chai
 		}
 	}
 
+	// The chain keeps its OS thread so that the thread's CPU time is the
+	// chain's.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0, haveCPU := threadCPU()
+	var warmCPU time.Duration
 	start := time.Now()
 	var warmSecs float64
 	if cfg.Warmup == 0 {
@@ -406,12 +416,19 @@ func runChain(ctx context.Context, m Model, cfg Config, c, nparams int, cw *chai
 			}
 			warmSecs = time.Since(start).Seconds()
 			start = time.Now()
+			c, _ := threadCPU()
+			warmCPU, cpu0 = c-cpu0, c
 		}
 	}
 	sampSecs := time.Since(start).Seconds()
+	cpu1, _ := threadCPU()
 	finish()
 	if !cfg.OmitTiming {
 		info.WarmupSeconds, info.SamplingSeconds = &warmSecs, &sampSecs
+		if haveCPU {
+			w, s := warmCPU.Seconds(), (cpu1 - cpu0).Seconds()
+			info.WarmupCPUSeconds, info.SamplingCPUSeconds = &w, &s
+		}
 	}
 	return info, nil
 }
