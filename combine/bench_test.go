@@ -177,9 +177,10 @@ func (n *naiveSP) sweep(h float64) {
 	n.setBandwidth(h) // once per sweep, as h may change every sweep
 	t := c.states[0].t
 	cur := n.logW(t)
+	props := c.propose()
 	for m := range c.p.M {
 		a := t[m]
-		b := c.uniform(uint64(c.p.T[m]))
+		b := props[m]
 		t[m] = b
 		prop := n.logW(t)
 		if c.accept(prop - cur) {

@@ -564,6 +564,10 @@ type imgChain struct {
 	// of levels.
 	acc, prop         []int64
 	swapAcc, swapProp []int64
+	// props holds one sweep's proposals, drawn before the sweep so that
+	// the next shard's row can be fetched from memory early.
+	props []int
+	sink  float64
 }
 
 func newIMGChain(p *imgProblem, seed uint64, chain int) *imgChain {
@@ -571,7 +575,7 @@ func newIMGChain(p *imgProblem, seed uint64, chain int) *imgChain {
 	K := len(p.ladder)
 	c := &imgChain{p: p, src: src, r: rand.New(src), states: make([]imgState, K), at: make([]int, K),
 		levels: make([]imgLevel, K), acc: make([]int64, p.M), prop: make([]int64, p.M),
-		swapAcc: make([]int64, max(K-1, 0)), swapProp: make([]int64, max(K-1, 0))}
+		swapAcc: make([]int64, max(K-1, 0)), swapProp: make([]int64, max(K-1, 0)), props: make([]int, p.M)}
 	for k := range c.states {
 		st := &c.states[k]
 		st.t = make([]int, p.M)
@@ -628,6 +632,24 @@ func (c *imgChain) accept(logA float64) bool {
 	return c.r.ExpFloat64() > -logA
 }
 
+// propose draws every shard's proposed index for one sweep. The proposals
+// do not depend on the acceptance decisions, so drawing them first is the
+// same Metropolis-within-Gibbs sweep; touching every proposed row at once
+// lets the M cache misses on them (the dominant cost: the rows of all
+// shards rarely fit in cache) overlap instead of coming one at a time.
+func (c *imgChain) propose() []int {
+	p := c.p
+	sink := 0.0
+	for m := range c.props {
+		b := c.uniform(uint64(p.T[m]))
+		c.props[m] = b
+		// Independent loads: the processor has them all in flight at once.
+		sink += p.rows[m][b*p.stride+p.d]
+	}
+	c.sink += sink
+	return c.props
+}
+
 // setBandwidth sets level k's bandwidth and, for the semiparametric
 // mixture, its Gaussian-term constants.
 func (c *imgChain) setBandwidth(k int, h float64) {
@@ -652,10 +674,11 @@ func (c *imgChain) sweepNP(st *imgState, h float64, count bool) {
 	invM := 1 / float64(p.M)
 	inv2h2 := 1 / (2 * h * h)
 	s := st.s[:d]
+	props := c.propose()
 	for m := range p.M {
 		rows := p.rows[m]
 		a := st.t[m]
-		b := c.uniform(uint64(p.T[m]))
+		b := props[m]
 		ra := rows[a*stride : a*stride+stride : a*stride+stride]
 		rb := rows[b*stride : b*stride+stride : b*stride+stride]
 		dq := rb[d] - ra[d]
@@ -692,10 +715,11 @@ func (c *imgChain) sweepSP(st *imgState, lv *imgLevel, count bool) {
 	invM := 1 / float64(p.M)
 	inv2h2 := 1 / (2 * lv.h * lv.h)
 	s, g, nu := st.s[:d], lv.g[:d], p.nu[:d]
+	props := c.propose()
 	for m := range p.M {
 		rows := p.rows[m]
 		a := st.t[m]
-		b := c.uniform(uint64(p.T[m]))
+		b := props[m]
 		ra := rows[a*stride : a*stride+stride : a*stride+stride]
 		rb := rows[b*stride : b*stride+stride : b*stride+stride]
 		dq := rb[d] - ra[d]
