@@ -2,11 +2,13 @@ package chains
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -210,5 +212,37 @@ theta        0.25  0.0059    0.12  0.12  0.076  0.23  0.47       413       374  
 `
 	if buf.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}
+
+func TestSummariseCancelled(t *testing.T) {
+	d := New([]string{"a", "b"}, 2, 50)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := SummariseContext(ctx, d, SummaryOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// BenchmarkSummarise summarises 100 parameters of 4 chains × 10,000 draws
+// with every measure of the summary (on all CPUs).
+func BenchmarkSummarise(b *testing.B) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	names := make([]string, 100)
+	for v := range names {
+		names[v] = "theta[" + strconv.Itoa(v+1) + "]"
+	}
+	d := New(names, 4, 10000)
+	for v := range names {
+		x := ar1(rnd, 4, 10000, 0.3+0.006*float64(v))
+		for c := range x {
+			copy(d.Values[c][v], x[c])
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Summarise(d, SummaryOptions{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
