@@ -145,6 +145,10 @@ func encodeMeta(m Meta, warmup int) (keys, values []string) {
 	return keys, values
 }
 
+// maxParamSize bounds the number of scalars in one parameter block read
+// from a file, so that a corrupt shape cannot ask for unbounded memory.
+const maxParamSize = 1 << 28
+
 // decodeMeta parses the epmc.* entries of schema metadata; other keys are
 // ignored. It returns the metadata and the saved-warmup count.
 func decodeMeta(keys, values []string) (Meta, int, error) {
@@ -234,7 +238,25 @@ func decodeMeta(keys, values []string) (Meta, int, error) {
 			if err = json.Unmarshal([]byte(v), &m.Params); err != nil {
 				err = bad(k, err)
 			}
-			for _, p := range m.Params {
+			for i, p := range m.Params {
+				if err != nil {
+					break
+				}
+				if p.Name == "" {
+					err = bad(k, fmt.Errorf("parameter %d has no name", i+1))
+					break
+				}
+				size := 1
+				for _, s := range p.Shape {
+					if s < 1 || s > maxParamSize || size*s > maxParamSize {
+						err = bad(k, fmt.Errorf("parameter %s: shape %v is not positive or too large", p.Name, p.Shape))
+						break
+					}
+					size *= s
+				}
+				if len(p.Shape) == 0 {
+					m.Params[i].Shape = nil // [] and absent both mean a scalar
+				}
 				if err == nil {
 					if err = p.Transform.Validate(); err != nil {
 						err = bad(k, fmt.Errorf("parameter %s: %w", p.Name, err))
