@@ -141,23 +141,30 @@ type Diagnostics struct {
 	hasNaN bool
 	hasInf bool
 
-	done                     uint32 // bit set of the caches below that are valid
-	mean, sd, median, mad    float64
-	rhatBulk, rhatFold       float64
-	rhatBasic                float64
-	essBulk, essMean, essSd  float64
-	mcseSd                   float64
-	quantileESS              []probValue // ess_quantile by probability
-	flat, zBulk, zFold, work []float64   // chain-major, m·n values
-	work2                    []float64
-	sorted                   []float64 // all draws, ascending
-	order                    []int32   // chain-major position of sorted[i]
-	foldVals                 []float64 // |x − median|, ascending
-	foldPos                  []int32
-	keys, keys2              []uint64
-	idx2                     []int32
-	rows, cols               [][]float64 // reusable slice headers
-	means, vars              []float64   // per split chain
+	// Results, valid when their bit is set in done.
+	done                    uint32
+	mean, sd, median, mad   float64
+	rhatBulk, rhatFold      float64
+	rhatBasic               float64
+	essBulk, essMean, essSd float64
+	mcseSd                  float64
+	quantileESS             []probValue // ess_quantile by probability
+
+	// Buffers of m·n values in chain-major order (chain after chain).
+	flat, zBulk, zFold []float64
+	work, work2        []float64
+
+	// The sorted draws and where each came from, and the same for the
+	// folded draws; radix-sort scratch.
+	sorted      []float64
+	order       []int32
+	foldVals    []float64
+	foldPos     []int32
+	keys, keys2 []uint64
+	idx2        []int32
+
+	rows, cols  [][]float64 // reusable slice headers
+	means, vars []float64   // per split chain
 
 	blom  []float64 // normal scores of ranks 1..blomS without ties
 	blomS int
@@ -199,7 +206,8 @@ const (
 
 // Reset makes g describe the draws x[chain][iteration] and forgets every
 // result about the previous variable. x is not copied or modified, and must
-// not change while g uses it. Reset panics if the chains differ in length.
+// not change while g uses it. Reset panics if the chains differ in length
+// or hold more than 2³¹−1 draws in all.
 func (g *Diagnostics) Reset(x [][]float64) {
 	n := 0
 	if len(x) > 0 {
@@ -209,6 +217,9 @@ func (g *Diagnostics) Reset(x [][]float64) {
 		if len(ch) != n {
 			panic(fmt.Sprintf("chains: chain %d has %d draws but chain 1 has %d", c+1, len(ch), n))
 		}
+	}
+	if len(x)*n > math.MaxInt32 {
+		panic("chains: more than 2³¹−1 draws of one variable")
 	}
 	g.x, g.m, g.n = x, len(x), n
 	g.mid = -1

@@ -131,12 +131,12 @@ func setupSummary(fs *flag.FlagSet) func(e *env, args []string) error {
 			}
 		case "json":
 			out := []byte{'['}
-			for i, r := range results {
+			for _, r := range results {
 				file := ""
 				if several {
 					file = r.path
 				}
-				if i > 0 && len(results[i-1].rows) > 0 && len(r.rows) > 0 {
+				if len(out) > 1 && len(r.rows) > 0 {
 					out = append(out, ",\n"...)
 				}
 				out = chains.AppendSummaryJSON(out, r.rows, probs, file)

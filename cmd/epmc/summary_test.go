@@ -328,3 +328,16 @@ func TestSummaryAsChains(t *testing.T) {
 		t.Errorf("--as-chains output differs from Summarise of ReadStanCSV:\n%s\nwant\n%s", out, want.String())
 	}
 }
+
+// A file whose only column is .log_weight has nothing to summarise; JSON
+// around it must stay valid.
+func TestSummaryJSONWithEmptyFile(t *testing.T) {
+	dir := t.TempDir()
+	a := writeDraws(t, dir, "a.arrow", []string{"mu"}, chains.Meta{})
+	w := writeDraws(t, dir, "w.arrow", []string{chains.LogWeight}, chains.Meta{})
+	out, errOut, code := cli(t, "summary", "--format", "json", "--ignore-weights", a, w, a)
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || code != 0 || len(rows) != 2 {
+		t.Fatalf("code %d, %v, stderr %q:\n%s", code, err, errOut, out)
+	}
+}
