@@ -281,3 +281,26 @@ func TestMcseCoverage(t *testing.T) {
 		}
 	}
 }
+
+// The autocovariances summed directly and by FFT agree to rounding.
+func TestAutocovarianceDirectMatchesFFT(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(8, 8))
+	for _, n := range []int{3, 7, 64, 999, 1000} {
+		x := ar1(rnd, 3, n, 0.8)
+		var g Diagnostics
+		g.Reset(x)
+		cols := g.split(x)
+		g.acovStart(cols)
+		direct := make([]float64, len(cols[0]))
+		for k := range direct {
+			direct[k] = g.directLag(k)
+		}
+		g.acovStart(cols)
+		g.acovFFT()
+		for k, d := range direct {
+			if math.Abs(d-g.acov[k]) > 1e-13*direct[0] {
+				t.Errorf("n=%d lag %d: direct %v, FFT %v", n, k, d, g.acov[k])
+			}
+		}
+	}
+}

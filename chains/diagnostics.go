@@ -20,6 +20,13 @@ import (
 // relative error on AR(1), heavy-tailed, tied, constant and very short
 // chains (testdata/posterior/make_golden.R).
 //
+// For chains of 2 or 3 draws posterior's answers depend on how it is
+// called: summarise_draws passes its functions draws_array objects, whose
+// halves keep their shape, while ess_quantile (and so ess_tail,
+// ess_median and mcse_quantile) converts to a plain matrix, which
+// split_chains then reshapes. These functions give what summarise_draws
+// gives, in every case.
+//
 // Every function takes the draws of one variable as x[chain][iteration];
 // all chains must have the same length (a ragged x is a programming error
 // and panics). Chains are split in half as posterior does: for an odd
