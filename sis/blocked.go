@@ -1,7 +1,6 @@
 package sis
 
 import (
-	"math"
 	"math/rand/v2"
 )
 
@@ -29,11 +28,12 @@ type blockedResampler struct {
 	sums  []float64 // per block: Σ w over the block
 	total float64
 	dst   []int
-	rands []*rand.Rand // per block, for SSP
+	pcgs  []*rand.PCG // per block, for SSP
 	// Scratch.
 	cum    []float64 // cumulative block weights C_b, nb+1 entries
 	mlo    []int     // first output slot of block b, nb+1 entries
 	cnt    []int32   // SSP offspring counts
+	btot   []int     // SSP: offspring of each block before the glue
 	surv   []sspCarry
 	u      float64 // systematic
 	key    uint64  // stratified
@@ -61,6 +61,7 @@ func newBlockedResampler(s Scheme, n, bs int) *blockedResampler {
 	switch s {
 	case SSP:
 		br.cnt = make([]int32, n)
+		br.btot = make([]int, nb)
 		br.surv = make([]sspCarry, nb)
 		br.phase1 = br.sspBlock
 		br.phase2 = br.emitBlock
@@ -78,10 +79,10 @@ func (br *blockedResampler) blockRange(b int) (lo, hi int) {
 
 // resample draws len(dst) = N ancestors; block b's weights are scale[b]·w
 // with Σ w = sums[b] over the block, and total is Σ_b scale[b]·sums[b].
-// run runs a phase over the blocks (in parallel or not); rands are the
+// run runs a phase over the blocks (in parallel or not); pcgs are the
 // blocks' streams and r the serial one.
-func (br *blockedResampler) resample(dst []int, w, scale, sums []float64, total float64, rands []*rand.Rand, r *rand.Rand, run func(func(int))) {
-	br.dst, br.w, br.scale, br.sums, br.total, br.rands = dst, w, scale, sums, total, rands
+func (br *blockedResampler) resample(dst []int, w, scale, sums []float64, total float64, pcgs []*rand.PCG, r *rand.Rand, run func(func(int))) {
+	br.dst, br.w, br.scale, br.sums, br.total, br.pcgs = dst, w, scale, sums, total, pcgs
 	m := len(dst)
 	br.step = total / float64(m)
 	switch br.scheme {
@@ -126,7 +127,7 @@ func (br *blockedResampler) resample(dst []int, w, scale, sums []float64, total 
 		run(br.phase1)
 		br.serial.resample(dst, w, total, r)
 	}
-	br.w, br.scale, br.sums, br.dst, br.rands = nil, nil, nil, nil, nil
+	br.w, br.scale, br.sums, br.dst, br.pcgs = nil, nil, nil, nil, nil
 }
 
 // point returns the k-th sorted point of the systematic or stratified
@@ -181,45 +182,61 @@ func (br *blockedResampler) rescaleBlock(b int) {
 }
 
 // sspBlock pairs the fractional parts of block b's expected counts (see
-// ssp) and leaves the block's open part in surv[b].
+// ssp) and leaves the block's open part in surv[b]. It is the hot loop of
+// the default scheme, hence the concrete PCG and the integer floor.
 func (br *blockedResampler) sspBlock(b int) {
 	lo, hi := br.blockRange(b)
-	r := br.rands[b]
+	pcg := br.pcgs[b]
 	scale := br.scale[b] * float64(len(br.dst)) / br.total
-	cnt := br.cnt
+	cnt := br.cnt[lo:hi]
+	w := br.w[lo:hi]
+	w = w[:len(cnt)]
 	cur := -1
 	dc := 0.0
-	for n := lo; n < hi; n++ {
-		x := br.w[n] * scale
-		f := math.Floor(x)
-		dn := x - f
-		cnt[n] = int32(f)
+	tot := 0
+	for k, v := range w {
+		x := v * scale
+		f := int32(x) // x ≥ 0, so truncation is the floor
+		dn := x - float64(f)
+		cnt[k] = f
+		tot += int(f)
 		if dn == 0 {
 			continue
 		}
 		if cur < 0 || dc == 0 {
-			cur, dc = n, dn
+			cur, dc = k, dn
 			continue
 		}
+		// The pair move of ssp, written without data-dependent branches
+		// (the outcome is a coin flip the CPU cannot predict): up is 1
+		// when dc+dn ≥ 1 (one of the pair is rounded up), win is 1 when
+		// the current particle survives with the carried part, and the
+		// other one, fin, is final.
 		s := dc + dn
-		u := r.Float64()
+		u := float64(pcg.Uint64()>>11) * 0x1p-53
+		var lt, c1, c2 int32
 		if s < 1 {
-			if u*s < dc {
-				dc = s
-			} else {
-				cur, dc = n, s
-			}
-		} else {
-			if u*(2-s) < 1-dn {
-				cnt[cur]++
-				cur, dc = n, s-1
-			} else {
-				cnt[n]++
-				dc = s - 1
-			}
+			lt = 1
 		}
+		if u*s < dc {
+			c1 = 1
+		}
+		if u*(2-s) >= 1-dn {
+			c2 = 1
+		}
+		lose := int(1 - (lt&c1 | (1-lt)&c2))
+		fin := k + (cur-k)*lose // cur if it loses, else k
+		next := cur + (k-cur)*lose
+		cnt[fin] += 1 - lt
+		tot += int(1 - lt)
+		cur = next
+		dc = s - float64(1-lt)
+	}
+	if cur >= 0 {
+		cur += lo
 	}
 	br.surv[b] = sspCarry{i: cur, frac: dc}
+	br.btot[b] = tot
 }
 
 // sspGlue pairs the blocks' open parts in block order, settles the last
@@ -249,9 +266,11 @@ func (br *blockedResampler) sspGlue(r *rand.Rand) {
 		} else {
 			if u*(2-s) < 1-dn {
 				cnt[cur]++
+				br.btot[cur/br.bs]++
 				cur, dc = c.i, s-1
 			} else {
 				cnt[c.i]++
+				br.btot[c.i/br.bs]++
 				dc = s - 1
 			}
 		}
@@ -260,10 +279,7 @@ func (br *blockedResampler) sspGlue(r *rand.Rand) {
 	total := 0
 	for b := range br.nb {
 		br.mlo[b] = total
-		lo, hi := br.blockRange(b)
-		for _, c := range cnt[lo:hi] {
-			total += int(c)
-		}
+		total += br.btot[b]
 	}
 	m := len(br.dst)
 	last := cur

@@ -162,7 +162,7 @@ type filter struct {
 	w      []float64 // exp(lw − block max), then rescaled for resampling
 	anc    []int
 	blocks []blockState
-	rands  []*rand.Rand
+	pcgs   []*rand.PCG
 	scale  []float64 // per block: exp(block max − global max)
 	sums   []float64 // per block: Σ exp(lw − block max)
 	// resampled says whether anc holds the ancestors for this step; shift
@@ -206,14 +206,14 @@ func RunFilter(ctx context.Context, m StateSpace, cfg FilterConfig) (*FilterResu
 	f.w = make([]float64, n)
 	f.anc = make([]int, n)
 	f.blocks = make([]blockState, f.nb)
-	f.rands = make([]*rand.Rand, f.nb)
+	f.pcgs = make([]*rand.PCG, f.nb)
 	f.scale = make([]float64, f.nb)
 	f.sums = make([]float64, f.nb)
 	for b := range f.blocks {
 		bs := &f.blocks[b]
 		bs.pcg = rand.NewPCG(0, 0)
 		bs.r = rand.New(bs.pcg)
-		f.rands[b] = bs.r
+		f.pcgs[b] = bs.pcg
 		bs.mean = make([]float64, d)
 		bs.m2 = make([]float64, d)
 		if f.g != nil {
@@ -292,7 +292,7 @@ func RunFilter(ctx context.Context, m StateSpace, cfg FilterConfig) (*FilterResu
 		prevLogSum = logSum
 		if t < T-1 && (ess < cfg.Threshold*float64(n) || cfg.Threshold == 1) {
 			resPCG.Seed(rng.Seeds(cfg.Seed, cfg.Stream, uint64(t), resampleStream))
-			br.resample(f.anc, f.w, f.scale, f.sums, sum, f.rands, resR, p.run)
+			br.resample(f.anc, f.w, f.scale, f.sums, sum, f.pcgs, resR, p.run)
 			f.resampled = true
 			prevLogSum = math.Log(float64(n))
 		}

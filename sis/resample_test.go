@@ -204,14 +204,14 @@ func TestBlockedResamplerUnbiased(t *testing.T) {
 			br := newBlockedResampler(s, n, bs)
 			ww := make([]float64, n)
 			dst := make([]int, n)
-			rands := make([]*rand.Rand, nb)
-			for b := range rands {
-				rands[b] = rand.New(rand.NewPCG(41, uint64(b)))
+			pcgs := make([]*rand.PCG, nb)
+			for b := range pcgs {
+				pcgs[b] = rand.NewPCG(41, uint64(b))
 			}
 			r := rand.New(rand.NewPCG(51, 52))
 			mean, variance := offspringStats(n, k, func(_ int, counts []int) {
 				copy(ww, w) // residual and multinomial rescale in place
-				br.resample(dst, ww, scale, sums, total, rands, r, seq)
+				br.resample(dst, ww, scale, sums, total, pcgs, r, seq)
 				for _, a := range dst {
 					counts[a]++
 				}
