@@ -469,12 +469,19 @@ func (p *imgProblem) chooseBandwidth(b Bandwidth, wz [][][]float64, wmean [][]fl
 		// the shape the kernel must resolve). The selected h is for the
 		// pooled count ΣT_m; a shard's KDE has T̄ points, so scale by
 		// (ΣT_m/T̄)^{1/(d+4)} = M^{1/(d+4)}.
+		// Every k-th draw of each shard, so that at most about 4000
+		// points are copied (kde.Select thins further to 1000).
+		total := 0
+		for _, rows := range wz {
+			total += len(rows)
+		}
+		step := max(1, (total+3999)/4000)
 		var pooled [][]float64
 		for m, rows := range wz {
-			for _, z := range rows {
+			for t := 0; t < len(rows); t += step {
 				c := make([]float64, p.d)
 				for j := range c {
-					c[j] = z[j] - wmean[m][j]
+					c[j] = rows[t][j] - wmean[m][j]
 				}
 				pooled = append(pooled, c)
 			}

@@ -383,3 +383,43 @@ func TestCompareCLIErrors(t *testing.T) {
 		}
 	}
 }
+
+// --params may select part of a parameter block with an elementwise
+// transform: the block is split into scalars that keep the transform.
+func TestCombineParamsSplitsBlocks(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for m := range 2 {
+		r := rng.NewRand(uint64(m))
+		d := chains.New([]string{"alpha", "beta[1]", "beta[2]"}, 1, 500)
+		for i := range 500 {
+			d.Values[0][0][i] = r.NormFloat64()
+			d.Values[0][1][i] = math.Exp(r.NormFloat64())
+			d.Values[0][2][i] = math.Exp(r.NormFloat64())
+		}
+		d.Meta = chains.Meta{Kind: chains.KindSubposterior, Shard: m, Shards: 2, PriorPower: 0.5, Convention: chains.ConventionProduct,
+			Params: []chains.Param{{Name: "alpha"}, {Name: "beta", Shape: []int{2}, Transform: chains.Transform{Kind: chains.Lower}}}}
+		p := filepath.Join(dir, fmt.Sprintf("s%d.arrow", m))
+		if err := chains.WriteFile(p, d, chains.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	out := filepath.Join(dir, "out.arrow")
+	if _, stderr, code := cli(t, "combine", "--method", "parametric", "--params", `^beta\[2\]$`, "-o", out, paths[0], paths[1]); code != 0 {
+		t.Fatal(stderr)
+	}
+	d, err := chains.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(d.Names, ",") != "beta[2]" || len(d.Meta.Params) != 1 || d.Meta.Params[0].Name != "beta[2]" ||
+		d.Meta.Params[0].Transform.Kind != chains.Lower {
+		t.Errorf("names %v, params %+v", d.Names, d.Meta.Params)
+	}
+	for _, v := range d.Pooled(0) {
+		if !(v > 0) {
+			t.Fatalf("beta[2] = %g: the lower bound was not kept", v)
+		}
+	}
+}
