@@ -90,7 +90,7 @@ func (s *splitter) partition(n int) error {
 func (s *splitter) create() error {
 	s.files = make([]*atomicfile.File, s.p.Shards)
 	for m := range s.files {
-		f, err := atomicfile.Create(s.out(m))
+		f, err := createShared(s.out(m))
 		if err != nil {
 			s.abort()
 			return err

@@ -35,15 +35,37 @@ func WriteFile(path string, t *Table, f Format) error {
 			return fmt.Errorf("writing %s: column %q has %d rows, want %d", path, t.Names[j], len(c), t.NumRows())
 		}
 	}
-	return atomicfile.Write(path, func(w io.Writer) error {
-		switch f {
-		case CSV:
-			return t.WriteCSV(w)
-		case ArrowFile, ArrowStream, Parquet:
-			return writeArrow(w, t, f)
-		}
+	if f < CSV || f > Parquet {
 		return fmt.Errorf("writing %s: unknown format %v", path, f)
-	})
+	}
+	out, err := createShared(path)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	if f == CSV {
+		err = t.WriteCSV(out)
+	} else {
+		err = writeArrow(out, t, f)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return out.Commit()
+}
+
+// createShared opens an atomic output file readable by everyone, as data
+// files usually are (temporary files are created private).
+func createShared(path string) (*atomicfile.File, error) {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Abort()
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // WriteCSV writes t as CSV with a header row. Numbers are written with the
