@@ -63,24 +63,21 @@ func setupDiagnose(fs *flag.FlagSet) func(e *env, args []string) error {
 			return usagef("--ebfmi-min %v: want a positive value", *ebfmiMin)
 		}
 		opts := chains.CheckOptions{MaxTreeDepth: *maxDepth, RhatMax: *rhatMax, EssPerChain: *essPerChain, EBFMIMin: *ebfmiMin}
-		inputs, err := readInputs(args, *asChains)
-		if err != nil {
-			return err
-		}
 		var problems []string
-		for i, in := range inputs {
-			d, path := in.d, in.name
+		first := true
+		err := eachInput(args, *asChains, func(path string, d *chains.Draws) error {
 			r, err := chains.Check(e.ctx, d, opts)
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
 			var b strings.Builder
-			if len(inputs) > 1 {
-				if i > 0 {
+			if len(args) > 1 && !*asChains {
+				if !first {
 					b.WriteString("\n")
 				}
 				fmt.Fprintf(&b, "==> %s <==\n", path)
 			}
+			first = false
 			writeCheckReport(&b, r, d.Index(chains.LogWeight) >= 0)
 			if _, err := io.WriteString(e.stdout, b.String()); err != nil {
 				return err
@@ -88,6 +85,10 @@ func setupDiagnose(fs *flag.FlagSet) func(e *env, args []string) error {
 			if r.Problems() > 0 {
 				problems = append(problems, path)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if *strict && len(problems) > 0 {
 			return fmt.Errorf("problems found in %s (--strict)", strings.Join(problems, ", "))

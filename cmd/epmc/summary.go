@@ -80,20 +80,15 @@ func setupSummary(fs *flag.FlagSet) func(e *env, args []string) error {
 			return usagef("--sig-figs %d: want 1..15", *sigFigs)
 		}
 
-		// Everything is read and summarised before anything is printed, so
-		// a bad file does not leave half an output behind.
+		// Everything is summarised before anything is printed, so a bad
+		// file does not leave half an output behind; only the summaries are
+		// kept, not the draws.
 		type result struct {
-			path string
-			d    *chains.Draws
-			rows []chains.Summary
-		}
-		inputs, err := readInputs(args, *asChains)
-		if err != nil {
-			return err
+			path, headline string
+			rows           []chains.Summary
 		}
 		var results []result
-		for _, in := range inputs {
-			d, path := in.d, in.name
+		err := eachInput(args, *asChains, func(path string, d *chains.Draws) error {
 			vars, err := selectVariables(d, re, *params, path)
 			if err != nil {
 				return err
@@ -107,7 +102,11 @@ func setupSummary(fs *flag.FlagSet) func(e *env, args []string) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
-			results = append(results, result{path, d, rows})
+			results = append(results, result{path, drawsHeadline(d, *ignoreWeights), rows})
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 
 		several := len(results) > 1
@@ -150,7 +149,7 @@ func setupSummary(fs *flag.FlagSet) func(e *env, args []string) error {
 					}
 					fmt.Fprintf(&b, "==> %s <==\n", r.path)
 				}
-				b.WriteString(drawsHeadline(r.d, *ignoreWeights))
+				b.WriteString(r.headline)
 				b.WriteString("\n")
 				err := chains.WriteSummaryTable(&b, r.rows, probs, chains.TableOptions{SigFigs: *sigFigs, NoFooter: i < len(results)-1})
 				if err != nil {
@@ -163,40 +162,37 @@ func setupSummary(fs *flag.FlagSet) func(e *env, args []string) error {
 	}
 }
 
-// input is a set of draws read from the command line and its name.
-type input struct {
-	name string
-	d    *chains.Draws
-}
-
-// readInputs reads each file with chains.ReadFile, or, with asChains, the
-// files together as the chains of one Stan run (chains.ReadStanCSV).
-func readInputs(paths []string, asChains bool) ([]input, error) {
+// eachInput reads each file with chains.ReadFile and hands it to f, one at
+// a time; with asChains it reads the files together as the chains of one
+// Stan run (chains.ReadStanCSV) and calls f once, with the file names
+// joined as the name.
+func eachInput(paths []string, asChains bool, f func(name string, d *chains.Draws) error) error {
 	if asChains {
 		for _, p := range paths {
-			f, err := chains.Detect(p)
+			format, err := chains.Detect(p)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if f != chains.FormatStanCSV {
-				return nil, fmt.Errorf("%s: not a Stan CSV file (format: %s); --as-chains reads Stan CSV files only", p, f)
+			if format != chains.FormatStanCSV {
+				return fmt.Errorf("%s: not a Stan CSV file (format: %s); --as-chains reads Stan CSV files only", p, format)
 			}
 		}
 		d, err := chains.ReadStanCSV(paths...)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return []input{{strings.Join(paths, ", "), d}}, nil
+		return f(strings.Join(paths, ", "), d)
 	}
-	var out []input
 	for _, p := range paths {
 		d, err := chains.ReadFile(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, input{p, d})
+		if err := f(p, d); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // parsePercentiles parses "5,50,95" into probabilities, as stansummary's
