@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"math"
 	"slices"
@@ -47,6 +48,18 @@ func (p Partition) scheme() string {
 		return Hash
 	}
 	return p.Scheme
+}
+
+// AddFlags declares --partition (the scheme, default hash) and
+// --partition-seed (default 0) on fs, bound to p, so that every command
+// that partitions data (epmc sample, epmc split) has the same flags and
+// defaults. The caller sets Shards.
+func (p *Partition) AddFlags(fs *flag.FlagSet) {
+	if p.Scheme == "" {
+		p.Scheme = Hash
+	}
+	fs.StringVar(&p.Scheme, "partition", p.Scheme, "partition `scheme`: hash (balanced pseudo-random rows) or block (contiguous rows)")
+	fs.Uint64Var(&p.Seed, "partition-seed", p.Seed, "`seed` of the hash partition (every shard must use the same)")
 }
 
 // Validate reports an unknown scheme or a shard count below 1.

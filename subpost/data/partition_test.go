@@ -1,6 +1,7 @@
 package data
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"reflect"
@@ -185,4 +186,19 @@ func ExamplePartition() {
 	// 1 [0 5 6]
 	// 2 [1 3 7]
 	// hash:seed=1:shards=3
+}
+
+func TestPartitionFlags(t *testing.T) {
+	var p Partition
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	p.AddFlags(fs)
+	if p.Scheme != Hash || p.Seed != 0 {
+		t.Fatalf("defaults %+v", p)
+	}
+	if err := fs.Parse([]string{"--partition", "block", "--partition-seed", "9"}); err != nil {
+		t.Fatal(err)
+	}
+	if p.Scheme != Block || p.Seed != 9 {
+		t.Fatalf("parsed %+v", p)
+	}
 }

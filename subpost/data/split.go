@@ -40,19 +40,20 @@ func ShardPath(dir, input string, shard, shards int) string {
 // the input's record batches, with the schema and its metadata kept.
 //
 // All files appear atomically when every shard is written; on error or
-// cancellation none of them does.
-func SplitFile(ctx context.Context, in string, p Partition, out func(shard int) string) error {
+// cancellation none of them does. SplitFile returns the number of rows of
+// the input.
+func SplitFile(ctx context.Context, in string, p Partition, out func(shard int) string) (rows int, err error) {
 	if err := p.Validate(); err != nil {
-		return err
+		return 0, err
 	}
 	format, err := Detect(in)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	inAbs, _ := filepath.Abs(in)
 	for m := 0; m < p.Shards; m++ {
 		if o, _ := filepath.Abs(out(m)); o == inAbs {
-			return fmt.Errorf("shard %d would overwrite the input %s", m, in)
+			return 0, fmt.Errorf("shard %d would overwrite the input %s", m, in)
 		}
 	}
 	s := &splitter{ctx: ctx, in: in, p: p, out: out}
@@ -62,7 +63,10 @@ func SplitFile(ctx context.Context, in string, p Partition, out func(shard int) 
 	case ArrowFile, ArrowStream, Parquet:
 		err = s.arrow(format)
 	}
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return len(s.assign), nil
 }
 
 type splitter struct {

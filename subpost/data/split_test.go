@@ -175,8 +175,8 @@ func TestSplitFile(t *testing.T) {
 				outDir := filepath.Join(dir, "out")
 				os.Mkdir(outDir, 0o755)
 				name := func(m int) string { return ShardPath(outDir, in, m, p.Shards) }
-				if err := SplitFile(context.Background(), in, p, name); err != nil {
-					t.Fatal(err)
+				if rows, err := SplitFile(context.Background(), in, p, name); err != nil || rows != n {
+					t.Fatal(rows, err)
 				}
 				for m := 0; m < p.Shards; m++ {
 					rows := p.Rows(n, m)
@@ -215,7 +215,7 @@ func TestSplitCSVKeepsBytes(t *testing.T) {
 	text := "a,b\n\"0001\",x\n2.50,\"y\"\n3,  z  \n"
 	os.WriteFile(in, []byte(text), 0o644)
 	p := Partition{Scheme: Block, Shards: 3}
-	if err := SplitFile(context.Background(), in, p, func(m int) string { return ShardPath(dir, in, m, 3) }); err != nil {
+	if _, err := SplitFile(context.Background(), in, p, func(m int) string { return ShardPath(dir, in, m, 3) }); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"a,b\n\"0001\",x\n", "a,b\n2.50,\"y\"\n", "a,b\n3,  z  \n"}
@@ -252,7 +252,7 @@ func TestSplitErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := SplitFile(ctx, c.in, c.p, c.out)
+			_, err := SplitFile(ctx, c.in, c.p, c.out)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want %q", err, c.want)
 			}
@@ -260,7 +260,7 @@ func TestSplitErrors(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := SplitFile(cctx, in, Partition{Shards: 2}, func(m int) string { return ShardPath(dir, in, m, 2) }); !errors.Is(err, context.Canceled) {
+	if _, err := SplitFile(cctx, in, Partition{Shards: 2}, func(m int) string { return ShardPath(dir, in, m, 2) }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
 	ents, _ := os.ReadDir(dir)
