@@ -89,6 +89,10 @@ func WriteCSVFile(path string, d *Draws) error {
 	return err
 }
 
+// utf8BOM is the byte-order mark some programs put at the start of UTF-8
+// text files.
+const utf8BOM = "\ufeff"
+
 func appendCSVFloat(buf []byte, v float64) []byte {
 	switch {
 	case math.IsNaN(v):
@@ -163,7 +167,7 @@ func parseMetaLine(s string) (key, value string, ok bool, err error) {
 			err = fmt.Errorf("unexpected text %q after the quoted value", tail)
 		}
 		if err != nil {
-			return "", "", false, fmt.Errorf("metadata %s: %w", key, err)
+			return "", "", false, fmt.Errorf("metadata %s: %w", printable(key), err)
 		}
 		return key, value, true, nil
 	}
@@ -181,12 +185,12 @@ func jsonStringPrefix(s string) (string, string, error) {
 		case '"':
 			var v string
 			if err := json.Unmarshal([]byte(s[:i+1]), &v); err != nil {
-				return "", "", fmt.Errorf("bad JSON string %s: %w", s[:i+1], err)
+				return "", "", fmt.Errorf("bad JSON string %q: %w", s[:i+1], err)
 			}
 			return v, s[i+1:], nil
 		}
 	}
-	return "", "", fmt.Errorf("unterminated JSON string %s", s)
+	return "", "", fmt.Errorf("unterminated JSON string %q", s)
 }
 
 // ReadCSV reads a CSV file of draws in R posterior's draws_df layout, such
@@ -233,6 +237,9 @@ func DecodeCSV(r io.Reader) (*Draws, error) {
 			return nil, err
 		}
 		line++
+		if line == 1 {
+			s = strings.TrimPrefix(s, utf8BOM) // as spreadsheet programs save CSV
+		}
 		t := strings.TrimRight(s, "\r\n")
 		if strings.HasPrefix(t, "#") {
 			k, v, ok, perr := parseMetaLine(t[1:])

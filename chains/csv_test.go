@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -169,6 +171,17 @@ func TestDecodeCSVFromR(t *testing.T) {
 	}
 }
 
+func TestDecodeCSVByteOrderMark(t *testing.T) {
+	text := "\ufeff.chain,.iteration,.draw,mu\r\n1,1,1,0.5\r\n1,2,2,0.25\r\n"
+	d, err := DecodeCSV(strings.NewReader(text))
+	if err != nil || d.Names[0] != "mu" || d.Values[0][0][1] != 0.25 {
+		t.Fatalf("%v %v", err, d)
+	}
+	if f, err := detect(strings.NewReader(text)); err != nil || f != FormatCSV {
+		t.Fatalf("detect: %v %v", f, err)
+	}
+}
+
 func TestDecodeCSVErrors(t *testing.T) {
 	const head = ".chain,.iteration,.draw,mu,sigma\n"
 	for _, tc := range []struct{ name, text, want string }{
@@ -237,6 +250,48 @@ func TestMetaTokenRoundTrip(t *testing.T) {
 			if err != nil || !ok || gk != k || gv != s {
 				t.Errorf("%q (key %v): got %q=%q ok=%v err=%v from %q", s, isKey, gk, gv, ok, err, line)
 			}
+		}
+	}
+}
+
+// benchDraws: 4 chains × 1,000 iterations × 100 parameters plus 7 sampler
+// statistics, full-precision values.
+func benchDraws() *Draws {
+	names := []string{LP, AcceptStat, StepSize, TreeDepth, NumLeapfrog, Divergent, Energy}
+	for i := range 100 {
+		names = append(names, "theta["+strconv.Itoa(i+1)+"]")
+	}
+	d := New(names, 4, 1000)
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, ch := range d.Values {
+		for _, s := range ch {
+			for i := range s {
+				s[i] = r.NormFloat64()
+			}
+		}
+	}
+	return d
+}
+
+func BenchmarkWriteCSV(b *testing.B) {
+	d := benchDraws()
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		if err := WriteCSV(&buf, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(buf.Len()))
+}
+
+func BenchmarkDecodeCSV(b *testing.B) {
+	var buf bytes.Buffer
+	WriteCSV(&buf, benchDraws())
+	b.SetBytes(int64(buf.Len()))
+	for b.Loop() {
+		if _, err := DecodeCSV(bytes.NewReader(buf.Bytes())); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -277,6 +277,9 @@ func decodeMeta(keys, values []string) (Meta, int, error) {
 			return Meta{}, 0, err
 		}
 	}
+	if _, hasShard := kv[keyShard]; hasShard != (m.Shards > 0) {
+		return Meta{}, 0, fmt.Errorf("metadata: %s%s and %s%s must come together", metaPrefix, keyShard, metaPrefix, keyShards)
+	}
 	if m.Shards > 0 && m.Shard >= m.Shards {
 		return Meta{}, 0, fmt.Errorf("metadata: shard %d is not below shard count %d", m.Shard, m.Shards)
 	}

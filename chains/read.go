@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"unicode"
 
 	"github.com/apache/arrow/go/v15/arrow/memory"
 )
@@ -80,6 +82,9 @@ func detect(r io.Reader) (Format, error) {
 	read := 0
 	for {
 		line, err := br.ReadString('\n')
+		if read == 0 {
+			line = strings.TrimPrefix(line, utf8BOM)
+		}
 		read += len(line)
 		trimmed := strings.TrimSpace(line)
 		switch {
@@ -142,6 +147,17 @@ func ReadFile(path string) (*Draws, error) {
 	default:
 		return ReadStanCSV(path)
 	}
+}
+
+// printable returns s for an error message: as it is when it holds only
+// printable characters, quoted otherwise, so that messages stay on one line.
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // drawKey locates a row: chain and iteration as written in the file.

@@ -134,7 +134,7 @@ func parseStanCSV(r io.Reader) (*stanFile, error) {
 		return nil, fmt.Errorf("no draws after the header (line %d)", sf.line)
 	}
 	if m := sf.leaf["method"]; m != "" && firstWord(m) != "sample" {
-		return nil, fmt.Errorf("method = %s: not MCMC output (only method = sample files hold draws)", firstWord(m))
+		return nil, fmt.Errorf("method = %s: not MCMC output (only method = sample files hold draws)", printable(firstWord(m)))
 	}
 	return sf, nil
 }
@@ -279,7 +279,7 @@ func (sf *stanFile) addRow(s string) error {
 		}
 		v, err := parseDrawValue(field)
 		if err != nil {
-			return fmt.Errorf("column %s: %w", sf.header[j], err)
+			return fmt.Errorf("column %s: %w", printable(sf.header[j]), err)
 		}
 		sf.cols[j] = append(sf.cols[j], v)
 		j++
@@ -358,7 +358,7 @@ func (sf *stanFile) settings() (stanSettings, error) {
 			if v, ok := l[k]; ok && err == nil {
 				n, e := strconv.Atoi(firstWord(v))
 				if e != nil {
-					err = fmt.Errorf("configuration %s = %q is not an integer", k, v)
+					err = fmt.Errorf("configuration %s = %q is not an integer", printable(k), v)
 					return nil
 				}
 				return &n
@@ -377,7 +377,7 @@ func (sf *stanFile) settings() (stanSettings, error) {
 					b := false
 					return &b
 				}
-				err = fmt.Errorf("configuration %s = %q is not a boolean", k, v)
+				err = fmt.Errorf("configuration %s = %q is not a boolean", printable(k), v)
 				return nil
 			}
 		}
@@ -400,7 +400,7 @@ func (sf *stanFile) settings() (stanSettings, error) {
 		if v, ok := l[k]; ok && err == nil {
 			x, e := strconv.ParseFloat(firstWord(v), 64)
 			if e != nil {
-				err = fmt.Errorf("configuration %s = %q is not a number", k, v)
+				err = fmt.Errorf("configuration %s = %q is not a number", printable(k), v)
 			}
 			st.adaptDelta = &x
 			break
@@ -499,8 +499,8 @@ func stanDraws(paths []string, files []*stanFile) (*Draws, error) {
 		if i == 0 {
 			continue
 		}
-		if err := sameColumns(first.header, sf.header); err != nil {
-			return nil, fmt.Errorf("%s: %w than %s", paths[i], err, paths[0])
+		if err := sameColumns(first.header, sf.header, paths[0]); err != nil {
+			return nil, fmt.Errorf("%s: %w", paths[i], err)
 		}
 		if warm[i] != warm[0] || sf.rows-warm[i] != first.rows-warm[0] {
 			return nil, fmt.Errorf("%s: %w: %d warmup and %d post-warmup rows, but %s has %d and %d",
@@ -573,13 +573,15 @@ func stanDraws(paths []string, files []*stanFile) (*Draws, error) {
 	return d, nil
 }
 
-func sameColumns(a, b []string) error {
+// sameColumns checks that header b has the columns of header a, which was
+// read from file aPath.
+func sameColumns(a, b []string, aPath string) error {
 	if len(a) != len(b) {
-		return fmt.Errorf("has %d columns, %d more", len(b), len(b)-len(a))
+		return fmt.Errorf("has %d columns, but %s has %d", len(b), aPath, len(a))
 	}
 	for i := range a {
 		if a[i] != b[i] {
-			return fmt.Errorf("column %d is %q, not %q as", i+1, b[i], a[i])
+			return fmt.Errorf("column %d is %q, but %q in %s", i+1, b[i], a[i], aPath)
 		}
 	}
 	return nil

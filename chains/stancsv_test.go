@@ -1,6 +1,7 @@
 package chains
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -373,7 +374,8 @@ func TestReadStanCSVErrors(t *testing.T) {
 		{"duplicate column", []string{write("dup.csv", "lp__,mu,mu\n1,2,3\n")}, `dup.csv: line 1: duplicate column "mu"`},
 		{"dotted and bracket clash", []string{write("clash.csv", "lp__,b.1,b[1]\n1,2,3\n")}, `clash.csv: duplicate variable name "b[1]"`},
 		{"other columns", []string{good, write("cols.csv", strings.Replace(stanText(0, 5, nil), "beta.2", "gamma", 1))},
-			`cols.csv: column 5 is "gamma", not "beta.2" as than`},
+			`cols.csv: column 5 is "gamma", but "beta.2" in good.csv`},
+		{"fewer columns", []string{good, write("few.csv", "lp__,mu\n1,2\n")}, "few.csv: has 2 columns, but good.csv has 5"},
 		{"other length", []string{good, write("len.csv", stanText(0, 6, nil))}, "len.csv: chains have different numbers of iterations: 0 warmup and 6 post-warmup rows"},
 		{"other warmup", []string{write("w2.csv", stanText(2, 5, nil)), good}, "good.csv: chains have different numbers of iterations: 0 warmup and 5 post-warmup rows, but"},
 		{"missing file", []string{filepath.Join(dir, "nope.csv")}, "nope.csv: no such file"},
@@ -409,5 +411,33 @@ func TestReadStanCSVWarmupWithoutAdaptation(t *testing.T) {
 	}
 	if d.Warmup != 2 || d.NumIter() != 2 || d.Values[0][1][2] != 30 {
 		t.Fatalf("warmup %d iter %d values %v", d.Warmup, d.NumIter(), d.Values[0][1])
+	}
+}
+
+// BenchmarkReadStanCSV parses one CmdStan-style chain of 1,000 draws of
+// 100 parameters (8 significant digits, as CmdStan writes by default).
+func BenchmarkReadStanCSV(b *testing.B) {
+	d := benchDraws()
+	var buf bytes.Buffer
+	buf.WriteString("# method = sample (Default)\n#   sample\n#     num_samples = 1000\n")
+	buf.WriteString(strings.Join(d.Names, ",") + "\n# Adaptation terminated\n# Step size = 0.5\n# Diagonal elements of inverse mass matrix:\n# 1, 1\n")
+	for i := range 1000 {
+		for v := range d.Names {
+			if v > 0 {
+				buf.WriteByte(',')
+			}
+			buf.WriteString(strconv.FormatFloat(d.Values[0][v][i], 'g', 8, 64))
+		}
+		buf.WriteByte('\n')
+	}
+	b.SetBytes(int64(buf.Len()))
+	for b.Loop() {
+		sf, err := parseStanCSV(bytes.NewReader(buf.Bytes()))
+		if err == nil {
+			_, err = stanDraws([]string{"x.csv"}, []*stanFile{sf})
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }
