@@ -1,6 +1,7 @@
 package sis
 
 import (
+	"math"
 	"math/rand/v2"
 )
 
@@ -147,7 +148,7 @@ func counterUniform(key, k uint64) float64 {
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	z ^= z >> 31
-	return float64(z>>11) * 0x1p-53
+	return float64(int64(z>>11)) * 0x1p-53 // int64: a one-instruction conversion
 }
 
 // walkBlock inverts block b's CDF at the points assigned to it.
@@ -183,59 +184,50 @@ func (br *blockedResampler) rescaleBlock(b int) {
 
 // sspBlock pairs the fractional parts of block b's expected counts (see
 // ssp) and leaves the block's open part in surv[b]. It is the hot loop of
-// the default scheme, hence the concrete PCG and the integer floor.
+// the default scheme, so it is written without data-dependent branches
+// (each pair's outcome is a coin flip the CPU cannot predict):
+//
+//   - up = 1 when the pair's sum s = dc+dn ≥ 1 (one of the two is then
+//     rounded up), read off the sign bit of s−1;
+//   - the current particle survives with the carried part when u·g < h,
+//     with (g, h) = (s, dc) if s < 1 and (2−s, 1−dc) otherwise, uniform u:
+//     the probabilities dc/s and (1−dn)/(2−s) of ssp, the latter through
+//     1−u in place of u;
+//   - the other particle of the pair is final, with up extra offspring.
+//
+// The uniforms come from SplitMix64 keyed by one draw of the block's
+// stream (counterUniform), cheaper than a PCG step per pair.
 func (br *blockedResampler) sspBlock(b int) {
 	lo, hi := br.blockRange(b)
-	pcg := br.pcgs[b]
+	key := br.pcgs[b].Uint64()
 	scale := br.scale[b] * float64(len(br.dst)) / br.total
 	cnt := br.cnt[lo:hi]
 	w := br.w[lo:hi]
 	w = w[:len(cnt)]
-	cur := -1
-	dc := 0.0
-	tot := 0
-	for k, v := range w {
-		x := v * scale
-		f := int32(x) // x ≥ 0, so truncation is the floor
+	x := w[0] * scale
+	f := int32(x) // x ≥ 0, so truncation is the floor
+	cnt[0] = f
+	tot := int(f)
+	cur, dc := 0, x-float64(f)
+	for k := 1; k < len(w); k++ {
+		x := w[k] * scale
+		f := int32(x)
 		dn := x - float64(f)
 		cnt[k] = f
-		tot += int(f)
-		if dn == 0 {
-			continue
-		}
-		if cur < 0 || dc == 0 {
-			cur, dc = k, dn
-			continue
-		}
-		// The pair move of ssp, written without data-dependent branches
-		// (the outcome is a coin flip the CPU cannot predict): up is 1
-		// when dc+dn ≥ 1 (one of the pair is rounded up), win is 1 when
-		// the current particle survives with the carried part, and the
-		// other one, fin, is final.
 		s := dc + dn
-		u := float64(pcg.Uint64()>>11) * 0x1p-53
-		var lt, c1, c2 int32
-		if s < 1 {
-			lt = 1
-		}
-		if u*s < dc {
-			c1 = 1
-		}
-		if u*(2-s) >= 1-dn {
-			c2 = 1
-		}
-		lose := int(1 - (lt&c1 | (1-lt)&c2))
-		fin := k + (cur-k)*lose // cur if it loses, else k
-		next := cur + (k-cur)*lose
-		cnt[fin] += 1 - lt
-		tot += int(1 - lt)
-		cur = next
-		dc = s - float64(1-lt)
+		lt := float64(int64(math.Float64bits(s-1) >> 63)) // 1 if s < 1
+		g := (2 - s) + lt*(2*s-2)
+		h := (1 - dc) + lt*(2*dc-1)
+		u := counterUniform(key, uint64(k))
+		lose := int(1 - math.Float64bits(u*g-h)>>63) // 1 if cur is final
+		up := 1 - int(lt)
+		fin := k + (cur-k)*lose
+		cur += (k - cur) * lose
+		cnt[fin] += int32(up)
+		tot += int(f) + up
+		dc = s - float64(up)
 	}
-	if cur >= 0 {
-		cur += lo
-	}
-	br.surv[b] = sspCarry{i: cur, frac: dc}
+	br.surv[b] = sspCarry{i: lo + cur, frac: dc}
 	br.btot[b] = tot
 }
 
@@ -309,13 +301,32 @@ func (br *blockedResampler) lastPositiveAll() int {
 	return -1
 }
 
-// emitBlock writes block b's ancestors from its counts.
+// emitBlock writes block b's ancestors from its counts. While four slots
+// of the block's range remain it writes four copies and advances by the
+// count (0 to 4 mostly), so the loop has no branch on the count; slots
+// written beyond the count are overwritten by the next particles, and
+// never leave the block's range.
 func (br *blockedResampler) emitBlock(b int) {
 	lo, hi := br.blockRange(b)
-	k, m := br.mlo[b], len(br.dst)
-	for i := lo; i < hi; i++ {
-		for c := br.cnt[i]; c > 0 && k < m; c-- {
-			br.dst[k] = i
+	k, end := br.mlo[b], min(br.mlo[b+1], len(br.dst))
+	if k >= end {
+		return
+	}
+	dst := br.dst[:end]
+	cnt := br.cnt[:hi]
+	i := lo
+	for ; i < hi && k+4 <= end; i++ {
+		c := int(cnt[i])
+		d := dst[k : k+4 : k+4]
+		d[0], d[1], d[2], d[3] = i, i, i, i
+		for j := 4; j < c && k+j < end; j++ {
+			dst[k+j] = i
+		}
+		k += c
+	}
+	for ; i < hi; i++ {
+		for c := cnt[i]; c > 0 && k < end; c-- {
+			dst[k] = i
 			k++
 		}
 	}

@@ -61,3 +61,35 @@ func expShift(w, lw []float64, m float64) (sum, sumsq float64) {
 	}
 	return sum, sumsq
 }
+
+// expShiftMoments is expShift fused with the weighted first and second
+// moments of x about c = x[0] (one pass instead of three, for the
+// one-dimensional filter): it also returns s1 = Σ w·(x−c) and
+// s2 = Σ w·(x−c)², from which mean = c + s1/sum and the sum of squared
+// deviations s2 − s1²/sum. Taking c from the sample keeps the cancellation
+// in the latter of the order of (mean−c)²/variance ulps.
+func expShiftMoments(w, lw, x []float64, m float64) (sum, sumsq, s1, s2 float64) {
+	w = w[:len(lw)]
+	x = x[:len(lw)]
+	c := x[0]
+	for i, v := range lw {
+		y := v - m
+		e := 0.0
+		if y >= expUnder {
+			k := int64(y*expInvL - 0.5)
+			kf := float64(k)
+			r := (y - kf*expL1) - kf*expL2
+			q := r * (1 + r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120)))))
+			tj := expTable[k&63]
+			e = math.Float64frombits(uint64((k>>6)+1023)<<52) * (tj + tj*q)
+		}
+		w[i] = e
+		sum += e
+		sumsq += e * e
+		dx := x[i] - c
+		t := e * dx
+		s1 += t
+		s2 += t * dx
+	}
+	return sum, sumsq, s1, s2
+}

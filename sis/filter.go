@@ -380,39 +380,39 @@ func (f *filter) stepBlock(b int) {
 func (f *filter) reduceBlock(bs *blockState, x, lw, w []float64) {
 	d := f.d
 	bs.bad = 0
-	mx := math.Inf(-1)
-	for i, v := range lw {
-		if v > mx {
-			mx = v
-		}
-		if (v != v || v > math.MaxFloat64) && bs.bad == 0 {
-			bs.bad = i + 1
-		}
-	}
-	bs.max = mx
 	bs.sum, bs.sumsq = 0, 0
 	clear(bs.mean)
 	clear(bs.m2)
-	if bs.bad != 0 || math.IsInf(mx, -1) {
+	// The builtin max propagates NaN, and +Inf wins: both are caught
+	// after the loop, which then has a single dependency chain.
+	mx := math.Inf(-1)
+	for _, v := range lw {
+		mx = max(mx, v)
+	}
+	bs.max = mx
+	if mx != mx || mx > math.MaxFloat64 {
+		for i, v := range lw {
+			if v != v || v > math.MaxFloat64 {
+				bs.bad = i + 1
+				break
+			}
+		}
 		clear(w)
+		return
+	}
+	if math.IsInf(mx, -1) {
+		clear(w)
+		return
+	}
+	if d == 1 {
+		s, q, s1, s2 := expShiftMoments(w, lw, x, mx)
+		bs.sum, bs.sumsq = s, q
+		bs.mean[0] = x[0] + s1/s
+		bs.m2[0] = max(s2-s1*s1/s, 0)
 		return
 	}
 	s, q := expShift(w, lw, mx)
 	bs.sum, bs.sumsq = s, q
-	if d == 1 {
-		m := 0.0
-		for i, e := range w {
-			m += e * x[i]
-		}
-		m /= s
-		v := 0.0
-		for i, e := range w {
-			dx := x[i] - m
-			v += e * dx * dx
-		}
-		bs.mean[0], bs.m2[0] = m, v
-		return
-	}
 	for i, e := range w {
 		for j := range d {
 			bs.mean[j] += e * x[i*d+j]
