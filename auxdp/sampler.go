@@ -60,7 +60,8 @@ type Config struct {
 	// shards"); 0 means 1, which is the ordinary serial sampler.
 	Procs int
 	// Workers is the number of goroutines running the processors' local
-	// steps; 0 means min(GOMAXPROCS, Procs). Results do not depend on it.
+	// steps, at most GOMAXPROCS and Procs; 0 means as many as that allows.
+	// Results do not depend on it.
 	Workers int
 	// Iters is the number of iterations; Burn of them are discarded
 	// before draws are saved and Thin keeps every Thin-th of the rest,
@@ -188,7 +189,7 @@ func newSampler(x []float64, n, d int, cfg Config) (*sampler, error) {
 	if cfg.Workers == 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
-	cfg.Workers = min(cfg.Workers, cfg.Procs)
+	cfg.Workers = min(cfg.Workers, cfg.Procs, runtime.GOMAXPROCS(0))
 	if cfg.Iters < 0 || cfg.Burn < 0 || cfg.Thin < 0 || cfg.Sweeps < 0 || cfg.SplitMerge < 0 {
 		return nil, errors.New("iterations, burn-in, thinning, sweeps and split–merge proposals must not be negative")
 	}
