@@ -18,7 +18,7 @@ func TestSplitMatchesSamplePartition(t *testing.T) {
 		args []string
 		p    data.Partition
 	}{
-		{"logistic.csv", nil, data.Partition{Shards: 3}},
+		{"logistic.csv", nil, data.Partition{Seed: data.DefaultPartitionSeed, Shards: 3}},
 		{"logistic.csv", []string{"--partition", "block"}, data.Partition{Scheme: data.Block, Shards: 3}},
 		{"logistic.arrow", []string{"--partition-seed", "11"}, data.Partition{Seed: 11, Shards: 4}},
 		{"logistic.parquet", []string{"--partition=hash", "--partition-seed=5"}, data.Partition{Seed: 5, Shards: 2}},
@@ -120,5 +120,35 @@ func TestSplitBadInput(t *testing.T) {
 	}
 	if !reflect.DeepEqual(names, []string{"afile", "d.csv"}) {
 		t.Errorf("failed splits left %v", names)
+	}
+}
+
+// TestSplitAndSampleAgreeOnPartitionDefaults: epmc split must write the
+// rows epmc sample uses, so their partition flags must have the same
+// defaults.
+func TestSplitAndSampleAgreeOnPartitionDefaults(t *testing.T) {
+	if _, ok := commands["sample"]; !ok {
+		t.Skip("no sample command")
+	}
+	flagHelp := func(cmd string) map[string]string {
+		out, _, _ := cli(t, cmd, "--help")
+		lines := strings.Split(out, "\n")
+		got := map[string]string{}
+		for i, l := range lines {
+			for _, f := range []string{"--partition ", "--partition-seed "} {
+				if strings.HasPrefix(strings.TrimSpace(l), f) && i+1 < len(lines) {
+					d := ""
+					if k := strings.LastIndex(lines[i+1], "(default "); k >= 0 {
+						d = lines[i+1][k:]
+					}
+					got[f] = d
+				}
+			}
+		}
+		return got
+	}
+	split, sample := flagHelp("split"), flagHelp("sample")
+	if len(split) != 2 || !reflect.DeepEqual(split, sample) {
+		t.Fatalf("partition flag defaults: split %v, sample %v", split, sample)
 	}
 }

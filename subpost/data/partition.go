@@ -50,13 +50,22 @@ func (p Partition) scheme() string {
 	return p.Scheme
 }
 
+// DefaultPartitionSeed is the default of the --partition-seed flag of
+// epmc sample and epmc split, which must agree so that split files hold
+// the rows a shard samples.
+const DefaultPartitionSeed = 1
+
 // AddFlags declares --partition (the scheme, default hash) and
-// --partition-seed (default 0) on fs, bound to p, so that every command
-// that partitions data (epmc sample, epmc split) has the same flags and
-// defaults. The caller sets Shards.
+// --partition-seed (default DefaultPartitionSeed, unless p.Seed is set)
+// on fs, bound to p, so that every command that partitions data (epmc
+// sample, epmc split) has the same flags and defaults. The caller sets
+// Shards.
 func (p *Partition) AddFlags(fs *flag.FlagSet) {
 	if p.Scheme == "" {
 		p.Scheme = Hash
+	}
+	if p.Seed == 0 {
+		p.Seed = DefaultPartitionSeed
 	}
 	fs.StringVar(&p.Scheme, "partition", p.Scheme, "partition `scheme`: hash (balanced pseudo-random rows) or block (contiguous rows)")
 	fs.Uint64Var(&p.Seed, "partition-seed", p.Seed, "`seed` of the hash partition (every shard must use the same)")

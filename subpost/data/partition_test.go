@@ -192,7 +192,7 @@ func TestPartitionFlags(t *testing.T) {
 	var p Partition
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	p.AddFlags(fs)
-	if p.Scheme != Hash || p.Seed != 0 {
+	if p.Scheme != Hash || p.Seed != DefaultPartitionSeed {
 		t.Fatalf("defaults %+v", p)
 	}
 	if err := fs.Parse([]string{"--partition", "block", "--partition-seed", "9"}); err != nil {

@@ -528,7 +528,16 @@ func newShardSink(f *atomicfile.File, schema *arrow.Schema, format Format, codec
 		meta := arrow.NewMetadata(keys, vals)
 		schema = arrow.NewSchema(schema.Fields(), &meta)
 		k.schema = schema
-		props := parquet.NewWriterProperties(parquet.WithCompression(codec), parquet.WithAllocator(mem))
+		// Dictionary-encode text columns only: for numeric columns of
+		// mostly distinct values it does not pay and slows writing down.
+		opts := []parquet.WriterProperty{parquet.WithCompression(codec), parquet.WithAllocator(mem), parquet.WithDictionaryDefault(false)}
+		for _, f := range schema.Fields() {
+			switch f.Type.ID() {
+			case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY, arrow.DICTIONARY:
+				opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
+			}
+		}
+		props := parquet.NewWriterProperties(opts...)
 		w, err := pqarrow.NewFileWriter(schema, noCloser{f}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 		if err != nil {
 			return nil, err
