@@ -152,16 +152,20 @@ func TestFormatDocSnippets(t *testing.T) {
 	const pyCheck = "\nprint(meta['epmc.kind'], len(df), repr(float(df['mu'].mean())))\n"
 
 	t.Run("python-pandas-csv", func(t *testing.T) {
+		t.Parallel()
 		checkLine(t, run(t, pythons, "pandas_csv.py", snippets["python-pandas-csv"]+pyCheck))
 	})
 	t.Run("python-pyarrow", func(t *testing.T) {
+		t.Parallel()
 		checkLine(t, run(t, pythons, "pyarrow_read.py", snippets["python-pyarrow"]+pyCheck))
 	})
 	t.Run("python-polars", func(t *testing.T) {
+		t.Parallel()
 		check := "\nprint(meta['epmc.kind'], df.height, repr(float(df['mu'].mean())))\n"
 		checkLine(t, run(t, pythons, "polars_read.py", snippets["python-polars"]+check))
 	})
 	t.Run("python-arviz", func(t *testing.T) {
+		t.Parallel()
 		// ArviZ is not packaged everywhere: without it, a stand-in
 		// from_dict that returns its arguments still tests the reshaping.
 		stub := "try:\n    import arviz\nexcept ModuleNotFoundError:\n    import sys, types\n" +
@@ -210,12 +214,15 @@ print(_json.dumps({"Sigma": [[[[float(post["Sigma"][c, k, i, j]) for j in range(
 	})
 	rCheck := "\ncat(meta[[\"epmc.kind\"]], ndraws(x), sprintf(\"%.17g\", mean(x$mu)), \"\\n\")\n"
 	t.Run("r-csv", func(t *testing.T) {
+		t.Parallel()
 		checkLine(t, run(t, []string{"Rscript"}, "read_csv.R", snippets["r-csv"]+rCheck))
 	})
 	t.Run("r-arrow", func(t *testing.T) {
+		t.Parallel()
 		checkLine(t, run(t, []string{"Rscript"}, "read_arrow.R", snippets["r-arrow"]+rCheck))
 	})
 	t.Run("js", func(t *testing.T) {
+		t.Parallel()
 		deps := os.Getenv("EPMC_JS_DEPS")
 		if deps == "" {
 			t.Skip("needs EPMC_JS_DEPS, a directory where npm install --prefix DIR apache-arrow@21.2.0 was run")

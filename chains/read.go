@@ -65,11 +65,19 @@ func Detect(path string) (Format, error) {
 	return format, nil
 }
 
-var gzipMagic = []byte{0x1f, 0x8b}
+var (
+	gzipMagic    = []byte{0x1f, 0x8b}
+	parquetMagic = []byte("PAR1")
+)
+
+// maxLineBytes bounds one line read while detecting a text format: a
+// header of a hundred thousand columns fits, a binary file does not make
+// Detect read it whole.
+const maxLineBytes = 16 << 20
 
 func detect(r io.Reader) (Format, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	head, _ := br.Peek(len(arrowMagic))
+	head, _ := br.Peek(512)
 	switch {
 	case len(head) == 0:
 		return 0, errors.New("empty file")
@@ -77,11 +85,15 @@ func detect(r io.Reader) (Format, error) {
 		return FormatArrow, nil
 	case bytes.HasPrefix(head, gzipMagic):
 		return 0, errors.New("gzip-compressed file: decompress it first (gunzip)")
+	case bytes.HasPrefix(head, parquetMagic):
+		return 0, errors.New("a Parquet file, not a draws file (draws files are Arrow IPC or CSV)")
+	case bytes.IndexByte(head, 0) >= 0:
+		return 0, errors.New("not a draws file: binary content, and not Arrow IPC (no ARROW1 magic)")
 	}
 	stanComments := false
 	read := 0
 	for {
-		line, err := br.ReadString('\n')
+		line, err := readLine(br, maxLineBytes)
 		if read == 0 {
 			line = strings.TrimPrefix(line, utf8BOM)
 		}
@@ -93,9 +105,12 @@ func detect(r io.Reader) (Format, error) {
 				stanComments = true
 			}
 		case trimmed != "":
+			if err == errLongLine {
+				return 0, fmt.Errorf("not a draws file: the first line after the comments is longer than %d bytes", maxLineBytes)
+			}
 			return classifyHeader(trimmed, stanComments)
 		}
-		if err != nil || read > maxHeaderBytes {
+		if (err != nil && err != errLongLine) || read > maxHeaderBytes {
 			break
 		}
 	}
@@ -103,6 +118,28 @@ func detect(r io.Reader) (Format, error) {
 		return 0, errors.New("Stan CSV file without a header line (did the run write any draws?)")
 	}
 	return 0, errors.New("no header line after the comments: not a draws file")
+}
+
+var errLongLine = errors.New("line too long")
+
+// readLine reads a line of at most limit bytes; a longer line is cut
+// there, the rest of it skipped, and errLongLine returned with the cut line.
+func readLine(br *bufio.Reader, limit int) (string, error) {
+	var b []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(b)+len(frag) > limit {
+			b = append(b, frag[:limit-len(b)]...)
+			for err == bufio.ErrBufferFull { // skip to the end of the line
+				_, err = br.ReadSlice('\n')
+			}
+			return string(b), errLongLine
+		}
+		b = append(b, frag...)
+		if err != bufio.ErrBufferFull {
+			return string(b), err
+		}
+	}
 }
 
 func classifyHeader(line string, stanComments bool) (Format, error) {

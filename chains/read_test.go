@@ -182,6 +182,8 @@ func TestReadFileRejects(t *testing.T) {
 	cases["other/binary"] = bad{[]byte{0, 1, 2, 3, 255, 254}, "not a draws file"}
 	cases["other/text"] = bad{[]byte("hello world\n"), "not a draws file"}
 	cases["other/gzip"] = bad{[]byte{0x1f, 0x8b, 8, 0, 0, 0}, "gzip-compressed file"}
+	cases["other/parquet"] = bad{[]byte("PAR1\x15\x04"), "a Parquet file, not a draws file"}
+	cases["other/long line"] = bad{[]byte(strings.Repeat("x", maxLineBytes+100) + "\n"), "longer than"}
 	cases["other/comments only"] = bad{[]byte("# just a comment\n"), "no header line"}
 	cases["other/stan comments only"] = bad{[]byte("# stan_version_major=2\n"), "Stan CSV file without a header line"}
 	for name, tc := range cases {
