@@ -81,30 +81,31 @@ func setupDPMM(fs *flag.FlagSet) func(e *env, args []string) error {
 	f := &dpmmFlags{}
 	fs.StringVar(&f.data, "data", "", "data `FILE` (CSV with a header row, Arrow IPC or Parquet)")
 	fs.StringVar(&f.cols, "cols", "", "comma-separated `COLUMNS` to cluster (default: all)")
-	fs.StringVar(&f.likelihood, "likelihood", "niw", "component likelihood: niw, diag or multinomial")
-	fs.StringVar(&f.process, "process", "dp", "mixing process: dp (Dirichlet) or py (Pitman–Yor)")
+	fs.StringVar(&f.likelihood, "likelihood", "niw", "component `likelihood`: niw, diag or multinomial")
+	fs.StringVar(&f.process, "process", "dp", "mixing `process`: dp (Dirichlet) or py (Pitman–Yor)")
 	fs.IntVar(&f.procs, "procs", 1, "number of auxiliary processors `P` (statistical shards)")
-	fs.IntVar(&f.workers, "workers", 0, "goroutines for the local steps (default: the number of CPUs); does not change the result")
-	fs.IntVar(&f.iters, "iters", 1000, "iterations")
-	fs.IntVar(&f.burn, "burn", -1, "burn-in iterations, not saved (default: iters/2)")
+	fs.IntVar(&f.workers, "workers", 0, "`W` goroutines for the local steps (default: the number of CPUs); does not change the result")
+	fs.IntVar(&f.iters, "iters", 1000, "number of iterations `N`")
+	f.burn = -1
+	fs.Var((*optionalInt)(&f.burn), "burn", "`B` burn-in iterations, not saved (default: iters/2)")
 	fs.IntVar(&f.thin, "thin", 1, "save every `K`-th iteration after burn-in (counting back from the last)")
-	fs.IntVar(&f.sweeps, "sweeps", 1, "local Gibbs sweeps per iteration")
+	fs.IntVar(&f.sweeps, "sweeps", 1, "local Gibbs sweeps per iteration `L`")
 	fs.Float64Var(&f.alpha, "alpha", 0, "fix the concentration α (DP) or strength θ (PY) at `A` instead of sampling it")
 	fs.StringVar(&f.alphaPrior, "alpha-prior", "1,1", "gamma prior `shape,rate` of α (DP) or θ (PY)")
 	fs.Float64Var(&f.discount, "discount", 0, "fix the Pitman–Yor discount at `d` in (0,1) instead of sampling it")
 	fs.StringVar(&f.discountPrior, "discount-prior", "1,1", "beta prior `a,b` of the Pitman–Yor discount")
-	fs.StringVar(&f.placement, "placement", "uniform", "global step: uniform (exact Gibbs redraw) or balanced (Metropolis–Hastings proposal favouring lightly loaded processors)")
-	fs.Float64Var(&f.moveFraction, "move-fraction", 1, "fraction of clusters the global step considers per iteration")
+	fs.StringVar(&f.placement, "placement", "uniform", "global `step`: uniform (exact Gibbs redraw) or balanced (Metropolis–Hastings proposal favouring lightly loaded processors, with its Hastings correction)")
+	fs.Float64Var(&f.moveFraction, "move-fraction", 1, "`fraction` of clusters the global step considers per iteration")
 	fs.BoolVar(&f.splitMerge, "split-merge", false, "add sequentially-allocated split–merge moves within each processor")
-	fs.IntVar(&f.smProposals, "sm-proposals", 10, "split–merge proposals per processor per iteration (with --split-merge)")
+	fs.IntVar(&f.smProposals, "sm-proposals", 10, "split–merge proposals `M` per processor per iteration (with --split-merge)")
 	fs.Float64Var(&f.groups, "groups", auxdp.DefaultGroups, "`G` of the empirical Gaussian base measure: prior cluster covariance = data covariance / G^(2/d)")
-	fs.StringVar(&f.mean, "mean", "", "prior mean of the cluster means: one value or one per column (default: the data mean)")
-	fs.StringVar(&f.scale, "scale", "", "prior guess of the within-cluster variances: one value or one per column (default: the empirical rule)")
-	fs.Float64Var(&f.kappa, "kappa", 0.01, "prior sample size of a cluster mean (niw, diag)")
-	fs.Float64Var(&f.nu, "nu", 0, "inverse-Wishart degrees of freedom, > d+1 (niw; default d+2)")
-	fs.Float64Var(&f.shape, "shape", 1.5, "gamma shape of the precisions, > 1 (diag)")
-	fs.Float64Var(&f.beta, "beta", 1, "symmetric Dirichlet parameter (multinomial)")
-	fs.Uint64Var(&f.seed, "seed", 1, "random seed")
+	fs.StringVar(&f.mean, "mean", "", "prior mean of the cluster means: one `value` or one per column (default: the data mean)")
+	fs.StringVar(&f.scale, "scale", "", "prior guess of the within-cluster variances: one `value` or one per column (default: the empirical rule)")
+	fs.Float64Var(&f.kappa, "kappa", 0.01, "prior sample size `kappa` of a cluster mean (niw, diag)")
+	fs.Float64Var(&f.nu, "nu", 0, "inverse-Wishart degrees of freedom `nu` > d+1 (niw; default d+2)")
+	fs.Float64Var(&f.shape, "shape", 1.5, "gamma `shape` of the precisions, > 1 (diag)")
+	fs.Float64Var(&f.beta, "beta", 1, "symmetric Dirichlet parameter `beta` (multinomial)")
+	fs.Uint64Var(&f.seed, "seed", 1, "random seed `S`")
 	fs.StringVar(&f.out, "o", "", "output trace `FILE` (Arrow); the assignments go to its .assign.arrow sibling")
 	fs.StringVar(&f.labels, "labels", "", "write per-row cluster labels to this CSV `FILE`")
 	fs.StringVar(&f.predict, "predict", "", "data `FILE` of new rows (same columns) to evaluate the posterior predictive on")
@@ -114,6 +115,25 @@ func setupDPMM(fs *flag.FlagSet) func(e *env, args []string) error {
 		fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 		return runDPMM(e, f, set, args)
 	}
+}
+
+// optionalInt is an int flag whose unset value (−1) is shown as no default.
+type optionalInt int
+
+func (o *optionalInt) String() string {
+	if o == nil || *o < 0 {
+		return ""
+	}
+	return strconv.Itoa(int(*o))
+}
+
+func (o *optionalInt) Set(s string) error {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("want a non-negative integer, got %q", s)
+	}
+	*o = optionalInt(v)
+	return nil
 }
 
 // parsePair parses "a,b" into two positive numbers.
@@ -200,8 +220,6 @@ func runDPMM(e *env, f *dpmmFlags, set map[string]bool, args []string) error {
 		return usagef("--sweeps must be at least 1, got %d", f.sweeps)
 	case f.burn >= f.iters:
 		return usagef("--burn %d leaves no draws from --iters %d", f.burn, f.iters)
-	case f.burn < -1:
-		return usagef("--burn must not be negative, got %d", f.burn)
 	case !(f.moveFraction > 0 && f.moveFraction <= 1):
 		return usagef("--move-fraction must be in (0, 1], got %v", f.moveFraction)
 	case f.splitMerge && f.smProposals < 1:
