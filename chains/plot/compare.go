@@ -158,6 +158,7 @@ func compare(w io.Writer, sets []Set, opts Options) (layout, error) {
 			ticksY[k] = gonum.Tick{Value: float64(nk - 1 - k), Label: name}
 			blankY[k] = gonum.Tick{Value: float64(nk - 1 - k)}
 		}
+		heads := make([]string, len(methods))
 		for i, m := range methods {
 			p := newPanel()
 			maxErr, sdLo, sdHi := 0.0, math.Inf(1), math.Inf(-1)
@@ -184,7 +185,7 @@ func compare(w io.Writer, sets []Set, opts Options) (layout, error) {
 			p.Add(&segments{style: draw.LineStyle{Color: col, Width: vg.Points(1.2)}, segs: lines90})
 			p.Add(&segments{style: draw.LineStyle{Color: col, Width: vg.Points(4)}, segs: lines50})
 			p.Add(&dots{fill: white, edge: col, radius: vg.Points(2.6), pts: meds})
-			p.Title.Text = fmt.Sprintf("%s\n|Δ mean| ≤ %.2f sd · sd ratio %s", m.Label, maxErr, ratioRange(sdLo, sdHi))
+			heads[i] = fmt.Sprintf("%s\n|Δ mean| ≤ %.2f sd · sd ratio %s", m.Label, maxErr, ratioRange(sdLo, sdHi))
 			p.X.Min, p.X.Max = xlo, xhi
 			p.Y.Min, p.Y.Max = -0.6, float64(nk)-0.4
 			p.X.Tick.Marker = sdTicks{}
@@ -198,8 +199,13 @@ func compare(w io.Writer, sets []Set, opts Options) (layout, error) {
 			p.Y.LineStyle.Width = 0
 			plots[i/cols][i%cols] = p
 		}
-		tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(12), PadY: vg.Points(12)}
-		fig.drawGrid(plots, tiles, c)
+		hh := headerHeight(2, panelSize)
+		tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(12), PadY: vg.Points(12) + hh, PadTop: hh}
+		canv := fig.drawGrid(plots, tiles, c)
+		for i := range methods {
+			r, cc := i/cols, i%cols
+			header(c, plots[r][cc].DataCanvas(canv[r][cc]).Rectangle, heads[i], panelSize)
+		}
 		return nil
 	})
 	if err != nil {

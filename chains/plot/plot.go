@@ -264,7 +264,7 @@ func describe(sets []Set) string {
 	for _, s := range sets {
 		m := s.Draws.Meta
 		if model == "" {
-			model = jsonString(m.Model, "name")
+			model = modelName(m)
 		}
 		if m.Shards > shards && m.Kind == chains.KindSubposterior {
 			shards = m.Shards
@@ -428,4 +428,13 @@ func size(opts Options, w, h vg.Length) (vg.Length, vg.Length, error) {
 		return 0, 0, fmt.Errorf("plot: a %.2f×%.2f in figure is too small to draw", w/vg.Inch, h/vg.Inch)
 	}
 	return w, h, nil
+}
+
+// modelName returns the model's name from the metadata's model JSON: its
+// "name" field, or the "model" field that epmc sample writes.
+func modelName(m chains.Meta) string {
+	if s := jsonString(m.Model, "name"); s != "" {
+		return s
+	}
+	return jsonString(m.Model, "model")
 }

@@ -153,9 +153,6 @@ func rank(w io.Writer, set Set, opts Options) (layout, error) {
 				pl.Y.Min, pl.Y.Max = 0, ymax
 				outerTicks(&pl.X, k == len(names)-1)
 				outerTicks(&pl.Y, ch == 0)
-				if k == 0 {
-					pl.Title.Text = fmt.Sprintf("chain %d", ch+1)
-				}
 				if ch == 0 {
 					pl.Y.Label.Text = name
 				}
@@ -165,8 +162,11 @@ func rank(w io.Writer, set Set, opts Options) (layout, error) {
 				plots[k][ch] = pl
 			}
 		}
-		tiles := draw.Tiles{Rows: len(names), Cols: nc, PadX: vg.Points(5), PadY: vg.Points(5)}
-		fig.drawGrid(plots, tiles, c)
+		tiles := draw.Tiles{Rows: len(names), Cols: nc, PadX: vg.Points(5), PadY: vg.Points(5), PadTop: headerHeight(1, panelSize)}
+		canv := fig.drawGrid(plots, tiles, c)
+		for ch := range nc {
+			header(c, plots[0][ch].DataCanvas(canv[0][ch]).Rectangle, fmt.Sprintf("chain %d", ch+1), panelSize)
+		}
 		return nil
 	})
 	if err != nil {

@@ -341,6 +341,27 @@ func wrap(s string, sty text.Style, width vg.Length) []string {
 	return lines // some word is wider than the figure
 }
 
+// headerHeight is the height of a panel header of n lines at size.
+func headerHeight(n int, size vg.Length) vg.Length {
+	return vg.Length(n)*textStyle(size).Rectangle("Ag").Size().Y + vg.Points(4)
+}
+
+// header writes txt (lines separated by newlines) centred above the data
+// area r of a panel. Panels with tick labels on one side have their data
+// area off the centre of their canvas, so a gonum plot title, centred on
+// the canvas, would sit off to one side; headers line up with the data.
+func header(c draw.Canvas, r vg.Rectangle, txt string, size vg.Length) {
+	sty := textStyle(size)
+	sty.XAlign = draw.XCenter
+	sty.YAlign = draw.YBottom
+	lines := strings.Split(txt, "\n")
+	y := r.Max.Y + vg.Points(3)
+	for i := len(lines) - 1; i >= 0; i-- {
+		c.FillText(sty, vg.Point{X: (r.Min.X + r.Max.X) / 2, Y: y}, lines[i])
+		y += sty.Rectangle("Ag").Size().Y
+	}
+}
+
 // newLegend returns an empty legend in the house style.
 func newLegend() gonum.Legend {
 	l := gonum.NewLegend()

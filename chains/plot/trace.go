@@ -188,7 +188,7 @@ func traceSub(set Set) string {
 	d := set.Draws
 	m := d.Meta
 	var parts []string
-	parts = append(parts, jsonString(m.Model, "name"))
+	parts = append(parts, modelName(m))
 	switch m.Kind {
 	case chains.KindSubposterior:
 		if m.Shards > 0 {
