@@ -252,3 +252,34 @@ func TestTickLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestWeighted checks that importance weights count: draws from two
+// clusters, the right one with weight zero, give a density with no mass
+// there.
+func TestWeighted(t *testing.T) {
+	r := rng.NewRand(4, 1)
+	x := make([]float64, 4000)
+	lw := make([]float64, 4000)
+	for i := range x {
+		if i%2 == 0 {
+			x[i] = -2 + 0.3*r.NormFloat64()
+		} else {
+			x[i] = 2 + 0.3*r.NormFloat64()
+			lw[i] = math.Inf(-1)
+		}
+	}
+	m := summarise(sample{x: x, w: weightsOf(lw)}, padMarginal)
+	if math.Abs(m.mean+2) > 0.05 || m.hi > 0 {
+		t.Errorf("weighted mean %.3f, range [%.2f, %.2f]: the zero-weight draws count", m.mean, m.lo, m.hi)
+	}
+	ys, err := density1D(m, -4, 4, 401, unbounded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs := kde.Axis(-4, 4, 401)
+	for i, y := range ys {
+		if xs[i] > 1 && y > 1e-6 {
+			t.Fatalf("density %.3g at %.2f, where every draw has weight zero", y, xs[i])
+		}
+	}
+}

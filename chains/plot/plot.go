@@ -203,6 +203,35 @@ func Shown(sets []Set, opts Options) (names []string, total int, err error) {
 	if max > 0 && len(names) > max {
 		names = names[:max]
 	}
+	// Draws read from files are finite (the readers check); draws built
+	// in memory may not be, and would break the density estimates. Log
+	// weights may be −Inf (weight zero), but not all of them.
+	for _, s := range sets {
+		for _, n := range names {
+			v := s.Draws.Index(n)
+			for c, ch := range s.Draws.Values {
+				for t, x := range ch[v] {
+					if math.IsNaN(x) || math.IsInf(x, 0) {
+						return nil, 0, fmt.Errorf("plot: %s: %s is %g in chain %d, iteration %d", s.Label, n, x, c+1, t+1)
+					}
+				}
+			}
+		}
+		if v := s.Draws.Index(chains.LogWeight); v >= 0 {
+			positive := false
+			for c, ch := range s.Draws.Values {
+				for t, x := range ch[v][s.Draws.Warmup:] {
+					if math.IsNaN(x) || math.IsInf(x, 1) {
+						return nil, 0, fmt.Errorf("plot: %s: %s is %g in chain %d, iteration %d", s.Label, chains.LogWeight, x, c+1, s.Draws.Warmup+t+1)
+					}
+					positive = positive || !math.IsInf(x, -1)
+				}
+			}
+			if !positive {
+				return nil, 0, fmt.Errorf("plot: %s: every %s is −Inf (all weights zero)", s.Label, chains.LogWeight)
+			}
+		}
+	}
 	return names, total, nil
 }
 

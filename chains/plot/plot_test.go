@@ -318,3 +318,38 @@ func TestGolden(t *testing.T) {
 }
 
 func absDiff(a, b uint8) int { return int(math.Abs(float64(a) - float64(b))) }
+
+func TestBadDraws(t *testing.T) {
+	mk := func(v float64, lw ...float64) Set {
+		names := []string{"a"}
+		if lw != nil {
+			names = append(names, chains.LogWeight)
+		}
+		d := chains.New(names, 1, 3)
+		d.Values[0][0] = []float64{1, v, 2}
+		if lw != nil {
+			d.Values[0][1] = lw
+		}
+		return Set{Label: "x", Role: Combined, Draws: d}
+	}
+	inf := math.Inf(1)
+	cases := []struct {
+		set  Set
+		want string
+	}{
+		{mk(math.NaN()), "a is NaN in chain 1, iteration 2"},
+		{mk(inf), "a is +Inf"},
+		{mk(0, 0, math.NaN(), 0), ".log_weight is NaN"},
+		{mk(0, math.Inf(-1), math.Inf(-1), math.Inf(-1)), "all weights zero"},
+	}
+	for _, c := range cases {
+		err := Marginals(io.Discard, []Set{c.set}, Options{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want %q", err, c.want)
+		}
+	}
+	// −Inf log weights are zero weights, which is fine.
+	if err := Marginals(io.Discard, []Set{mk(0, 0, math.Inf(-1), 0)}, Options{}); err != nil {
+		t.Error(err)
+	}
+}
