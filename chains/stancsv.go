@@ -352,6 +352,9 @@ func (sf *stanFile) settings() (stanSettings, error) {
 			st.algorithm = strings.ToLower(t)
 		}
 	}
+	// Stan names its metrics unit_e, diag_e and dense_e; epmc's samplers
+	// write unit, diag and dense.
+	st.metric = strings.TrimSuffix(st.metric, "_e")
 	var err error
 	integer := func(keys ...string) *int {
 		for _, k := range keys {
