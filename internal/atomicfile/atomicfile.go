@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 )
@@ -43,11 +45,20 @@ func Temp(path, tag string) (*os.File, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("output %s is a directory", path)
 	}
-	f, err := os.CreateTemp(dir, "."+base+tag+".tmp-*")
-	if err != nil {
-		return nil, fmt.Errorf("cannot create output %s: %w", path, err)
+	// os.CreateTemp would make the file 0600; outputs are ordinary files,
+	// so create with 0666 and let the umask decide, as os.Create does.
+	for range 100 {
+		name := filepath.Join(dir, fmt.Sprintf(".%s%s.tmp-%d", base, tag, rand.Uint64()))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cannot create output %s: %w", path, err)
+		}
+		return f, nil
 	}
-	return f, nil
+	return nil, fmt.Errorf("cannot create output %s: no free temporary name", path)
 }
 
 // Path is the final name of the file.

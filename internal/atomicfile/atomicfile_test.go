@@ -51,3 +51,21 @@ func TestCreateErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestModeFollowsUmask(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "m.txt")
+	if err := WriteFile(p, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	ref := filepath.Join(filepath.Dir(p), "ref.txt")
+	f, err := os.Create(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	a, _ := os.Stat(p)
+	b, _ := os.Stat(ref)
+	if a.Mode().Perm() != b.Mode().Perm() {
+		t.Fatalf("mode %v, os.Create gives %v", a.Mode().Perm(), b.Mode().Perm())
+	}
+}
