@@ -32,18 +32,61 @@ func BenchmarkLogisticLogDensityGrad(b *testing.B) {
 			target := subpost.Subposterior(m, 1)
 			theta := points(m.Dim(), 1, 3)[0]
 			grad := make([]float64, m.Dim())
-			b.ReportAllocs()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			cpu0, cpuOK := threadCPU()
-			for b.Loop() {
-				target.LogDensity(theta, grad)
-			}
-			cpu1, _ := threadCPU()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(c.n), "ns/row")
-			if cpuOK {
-				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N)/float64(c.n), "cpu-ns/row")
-			}
+			perRow(b, c.n, func() { target.LogDensity(theta, grad) })
 		})
+	}
+}
+
+// BenchmarkLogDensityGrad times the log density and gradient of every
+// model at N = 20,000 rows (D = 5 predictors, or d = 2 dimensions and
+// K = 3 components), in ns per row.
+func BenchmarkLogDensityGrad(b *testing.B) {
+	const n = 20000
+	for _, c := range []struct {
+		model string
+		sim   SimConfig
+		opts  Options
+	}{
+		{"normal", SimConfig{N: n, D: 2}, Options{Y: cols("y", 2)}},
+		{"linear", SimConfig{N: n, D: 5}, Options{X: cols("x", 5)}},
+		{"logistic", SimConfig{N: n, D: 5}, Options{X: cols("x", 5)}},
+		{"poisson", SimConfig{N: n, D: 5}, Options{X: cols("x", 5)}},
+		{"mixture", SimConfig{N: n, D: 2, K: 3}, Options{Y: cols("y", 2), Components: 3}},
+	} {
+		b.Run(c.model, func(b *testing.B) {
+			tab, _, err := Simulate(c.model, c.sim)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows := make([]int, n)
+			for i := range rows {
+				rows[i] = i
+			}
+			m, _, err := Build(c.model, tab, rows, c.opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			target := subpost.Subposterior(m, 1)
+			theta := points(m.Dim(), 1, 3)[0]
+			grad := make([]float64, m.Dim())
+			perRow(b, n, func() { target.LogDensity(theta, grad) })
+		})
+	}
+}
+
+// perRow runs f in a b.Loop on a locked OS thread and reports wall and
+// thread CPU time per data row.
+func perRow(b *testing.B, rows int, f func()) {
+	b.ReportAllocs()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0, cpuOK := threadCPU()
+	for b.Loop() {
+		f()
+	}
+	cpu1, _ := threadCPU()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows), "ns/row")
+	if cpuOK {
+		b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N)/float64(rows), "cpu-ns/row")
 	}
 }

@@ -106,13 +106,14 @@ func (m *mixture) LogLik(theta, grad []float64) float64 {
 		}
 		s := 0.0
 		for k := range a {
-			s += math.Exp(a[k] - mx)
+			a[k] = math.Exp(a[k] - mx)
+			s += a[k]
 		}
-		L := mx + math.Log(s)
-		ll += L
+		ll += mx + math.Log(s)
 		if grad != nil {
+			invS := 1 / s
 			for k := range a {
-				r := math.Exp(a[k] - L)
+				r := a[k] * invS // responsibility exp(a_k − L)
 				counts[k] += r
 				for j, v := range yi {
 					sums[k+K*j] += r * v
