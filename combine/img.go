@@ -169,9 +169,19 @@ func (Nonparametric) Name() string { return "nonparametric" }
 // Σ_j (·)_j²/(λ_j + h²/M) however h changes.
 //
 // Large h gives the parametric product, small h the nonparametric one. For
-// Gaussian subposteriors it is exact at any h (the ratio r̂_m is flat on
-// average), so it needs no variance correction. Assumptions as for
-// Nonparametric.
+// Gaussian subposteriors it is exact at any h in expectation (the ratio
+// r̂_m is flat on average), so it needs no variance correction. Two regimes
+// are useful. At the automatic (cross-validated) bandwidth the KDE
+// correction is local: right in low dimension, where it resolves several
+// modes. In five or more dimensions with T ~ 10⁴ draws per shard the local
+// correction is dominated by noise — few draws of each shard fall within
+// h of the product's region, and the weights 1/N(θ^m_t | μ̂_m, Σ̂_m) favour
+// tail draws — and the output can be far off (index acceptance rates near
+// 0 are the symptom). There a large bandwidth, 3 to 5 whitened units,
+// makes it the Gaussian product with a smooth correction for skewness,
+// which in our logistic-regression check (d = 6, M = 8, T = 10⁴) cut the
+// Gaussian product's error from 0.16 to 0.05 posterior sd. Assumptions
+// otherwise as for Nonparametric.
 type Semiparametric struct {
 	MarkovOptions
 }
