@@ -15,6 +15,10 @@
 // immutable after Build and safe for concurrent use; LogPrior and LogLik do
 // not allocate.
 //
+// A model of your own plugs into the same workflow by implementing
+// subpost.Model (see Example_ownModel: data.Load, a data.Partition and
+// subpost.Subposterior, exactly as epmc sample does for the built-in ones).
+//
 // # Priors
 //
 // Coefficients (alpha and beta) and means (mu) have independent
