@@ -19,12 +19,16 @@
 // from the (1/M-tempered) prior to the (sub)posterior of a model with the
 // method set of subpost.Model and subpost.PriorSampler, with random-walk
 // Metropolis moves calibrated on the particles, standard or waste-free
-// (Dau & Chopin 2022). Draws turns its particles into a chains.Draws for a
-// draws file.
+// (Dau & Chopin 2022). Draws turns the particles of independent runs into
+// a chains.Draws (one chain per run) for a draws file, and
+// SampleStaticChains does both, in the shape of epmc sample's --chains and
+// --draws.
 //
 // Parallelism and reproducibility: particles are processed in blocks of
 // BlockSize (or smaller, fixed, blocks for SMC samplers); block b at step
 // t draws its random numbers from its own stream rng.New(seed, stream, t,
 // b), and block results are reduced in block order, so results are
-// bit-identical whatever the number of worker goroutines.
+// bit-identical whatever the number of worker goroutines. The filter's
+// resampling is block-parallel too (see Scheme), and its steps allocate
+// nothing.
 package sis

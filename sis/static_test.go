@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -311,6 +312,19 @@ func TestSampleStaticPoissonGammaDraws(t *testing.T) {
 	// Metadata.
 	if d.Meta.PriorPower != power || len(d.Meta.Params) != 1 || d.Meta.Seed == nil || *d.Meta.Seed != 8 {
 		t.Errorf("meta %+v", d.Meta)
+	}
+	// The draws go through an Arrow draws file unchanged.
+	path := filepath.Join(t.TempDir(), "smc.arrow")
+	if err := chains.WriteFile(path, d, chains.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := chains.ReadArrow(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.NumChains() != 20 || back.Values[3][0][17] != d.Values[3][0][17] || string(back.Meta.Sampler) != string(d.Meta.Sampler) ||
+		back.Meta.PriorPower != power || len(back.Meta.Params) != 1 || back.Meta.Params[0].Transform.Kind != chains.Lower {
+		t.Errorf("round trip through %s changed the draws or metadata: %+v", path, back.Meta)
 	}
 	var info StaticInfo
 	if err := json.Unmarshal(d.Meta.Sampler, &info); err != nil {
