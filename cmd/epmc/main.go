@@ -186,7 +186,11 @@ func printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 	var b strings.Builder
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
-		fmt.Fprintf(&b, "  --%s", f.Name)
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		fmt.Fprintf(&b, "  %s%s", dash, f.Name)
 		if name != "" {
 			fmt.Fprintf(&b, " %s", name)
 		}
