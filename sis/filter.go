@@ -175,8 +175,9 @@ type filter struct {
 // RunFilter runs a particle filter on m: the bootstrap filter, or the guided
 // filter when cfg.Guided is set (m must then implement Guided). Particles
 // are propagated and weighted in parallel blocks of BlockSize particles;
-// resampling (when the ESS falls below cfg.Threshold·N) is one O(N) pass.
-// The steps allocate nothing. It checks ctx between steps.
+// resampling (when the ESS falls below cfg.Threshold·N) is O(N), and
+// block-parallel for SSP, systematic and stratified resampling. The steps
+// allocate nothing. It checks ctx between steps.
 func RunFilter(ctx context.Context, m StateSpace, cfg FilterConfig) (*FilterResult, error) {
 	cfg, err := cfg.resolve()
 	if err != nil {
