@@ -158,3 +158,41 @@ func dot(a, b []float64) float64 {
 	}
 	return (s0 + s1) + (s2 + s3)
 }
+
+// dot2 returns a·r and b·r in one pass.
+func dot2(a, b, r []float64) (ar, br float64) {
+	a, b = a[:len(r)], b[:len(r)]
+	var a0, a1, b0, b1 float64
+	i := 0
+	for ; i+2 <= len(r); i += 2 {
+		a0 += a[i] * r[i]
+		b0 += b[i] * r[i]
+		a1 += a[i+1] * r[i+1]
+		b1 += b[i+1] * r[i+1]
+	}
+	for ; i < len(r); i++ {
+		a0 += a[i] * r[i]
+		b0 += b[i] * r[i]
+	}
+	return a0 + a1, b0 + b1
+}
+
+// dot2Sum returns a·(r+e) and b·(r+e) in one pass, without forming r+e.
+func dot2Sum(a, b, r, e []float64) (ar, br float64) {
+	a, b, e = a[:len(r)], b[:len(r)], e[:len(r)]
+	var a0, a1, b0, b1 float64
+	i := 0
+	for ; i+2 <= len(r); i += 2 {
+		x0, x1 := r[i]+e[i], r[i+1]+e[i+1]
+		a0 += a[i] * x0
+		b0 += b[i] * x0
+		a1 += a[i+1] * x1
+		b1 += b[i+1] * x1
+	}
+	for ; i < len(r); i++ {
+		x := r[i] + e[i]
+		a0 += a[i] * x
+		b0 += b[i] * x
+	}
+	return a0 + a1, b0 + b1
+}

@@ -238,12 +238,20 @@ func (s *NUTS) sampleMomentum(p []float64) {
 // when the model throws), which makes the step divergent.
 func (s *NUTS) leapfrog(z *phasePoint, eps float64) {
 	half := 0.5 * eps
-	for i, g := range z.g {
-		z.p[i] += half * g
-	}
-	s.metric.sharp(s.vel, z.p)
-	for i, v := range s.vel {
-		z.q[i] += eps * v
+	if s.metric.dense {
+		for i, g := range z.g {
+			z.p[i] += half * g
+		}
+		s.metric.sharp(s.vel, z.p)
+		for i, v := range s.vel {
+			z.q[i] += eps * v
+		}
+	} else {
+		inv, p, q := s.metric.invDiag[:len(z.g)], z.p[:len(z.g)], z.q[:len(z.g)]
+		for i, g := range z.g {
+			p[i] += half * g
+			q[i] += eps * inv[i] * p[i]
+		}
 	}
 	z.lp = s.target.LogDensity(z.q, z.g)
 	if math.IsNaN(z.lp) {
@@ -271,7 +279,8 @@ func logSumExp(a, b float64) float64 {
 // noUTurn is Stan's compute_criterion: the trajectory with momentum sum rho
 // has not turned back if both end velocities point along rho.
 func noUTurn(pSharpMinus, pSharpPlus, rho []float64) bool {
-	return dot(pSharpPlus, rho) > 0 && dot(pSharpMinus, rho) > 0
+	minus, plus := dot2(pSharpMinus, pSharpPlus, rho)
+	return plus > 0 && minus > 0
 }
 
 func swapProposals(a, b *proposal) { *a, *b = *b, *a }
@@ -349,19 +358,13 @@ func (s *NUTS) Transition() NUTSStats {
 		for i := range s.rho {
 			s.rho[i] = s.rhoBck[i] + s.rhoFwd[i]
 		}
-		persist := s.criterion(s.pSharpBckBck, s.pSharpFwdFwd, s.rho)
+		persist := s.criterion(s.pSharpBckBck, s.pSharpFwdFwd, s.rho, nil)
 		if !s.legacyCriterion {
 			// Across the merge: the backward subtree plus the first point
 			// of the forward one, and the forward subtree plus the last
 			// point of the backward one (stan-dev/stan#2800).
-			for i := range s.rhoExt {
-				s.rhoExt[i] = s.rhoBck[i] + s.pFwdBck[i]
-			}
-			persist = s.criterion(s.pSharpBckBck, s.pSharpFwdBck, s.rhoExt) && persist
-			for i := range s.rhoExt {
-				s.rhoExt[i] = s.rhoFwd[i] + s.pBckFwd[i]
-			}
-			persist = s.criterion(s.pSharpBckFwd, s.pSharpFwdFwd, s.rhoExt) && persist
+			persist = s.criterion(s.pSharpBckBck, s.pSharpFwdBck, s.rhoBck, s.pFwdBck) && persist
+			persist = s.criterion(s.pSharpBckFwd, s.pSharpFwdFwd, s.rhoFwd, s.pBckFwd) && persist
 		}
 		if !persist {
 			break
@@ -391,8 +394,28 @@ func (s *NUTS) buildTree(depth int, z *phasePoint, propose *proposal,
 	if depth == 0 {
 		s.leapfrog(z, sign*s.eps)
 		s.nLeapfrog++
-		s.metric.sharp(pSharpBeg, z.p)
-		h := -z.lp + 0.5*dot(z.p, pSharpBeg)
+		var h float64
+		if s.metric.dense {
+			s.metric.sharp(pSharpBeg, z.p)
+			h = -z.lp + 0.5*dot(z.p, pSharpBeg)
+			copy(pSharpEnd, pSharpBeg)
+			for i, v := range z.p {
+				rho[i] += v
+			}
+		} else {
+			// One pass for the diagonal metric: velocity, kinetic energy,
+			// momentum sum and the subtree's end momenta.
+			inv := s.metric.invDiag[:len(z.p)]
+			pSharpBeg, pSharpEnd, rho = pSharpBeg[:len(z.p)], pSharpEnd[:len(z.p)], rho[:len(z.p)]
+			kin := 0.0
+			for i, v := range z.p {
+				ps := inv[i] * v
+				pSharpBeg[i], pSharpEnd[i] = ps, ps
+				kin += v * ps
+				rho[i] += v
+			}
+			h = -z.lp + 0.5*kin
+		}
 		if math.IsNaN(h) {
 			h = math.Inf(1)
 		}
@@ -409,10 +432,6 @@ func (s *NUTS) buildTree(depth int, z *phasePoint, propose *proposal,
 		copy(propose.g, z.g)
 		propose.lp = z.lp
 		propose.h = h
-		copy(pSharpEnd, pSharpBeg)
-		for i, v := range z.p {
-			rho[i] += v
-		}
 		copy(pBeg, z.p)
 		copy(pEnd, z.p)
 		return !s.divergent
@@ -446,26 +465,35 @@ func (s *NUTS) buildTree(depth int, z *phasePoint, propose *proposal,
 		lv.rhoSub[i] = lv.rhoInit[i] + lv.rhoFinal[i]
 		rho[i] += lv.rhoSub[i]
 	}
-	persist := s.criterion(pSharpBeg, pSharpEnd, lv.rhoSub)
+	persist := s.criterion(pSharpBeg, pSharpEnd, lv.rhoSub, nil)
 	if s.legacyCriterion {
 		return persist
 	}
-	for i := range lv.rhoExt {
-		lv.rhoExt[i] = lv.rhoInit[i] + lv.pFinalBeg[i]
-	}
-	persist = s.criterion(pSharpBeg, lv.pSharpFinalBeg, lv.rhoExt) && persist
-	for i := range lv.rhoExt {
-		lv.rhoExt[i] = lv.rhoFinal[i] + lv.pInitEnd[i]
-	}
-	return s.criterion(lv.pSharpInitEnd, pSharpEnd, lv.rhoExt) && persist
+	persist = s.criterion(pSharpBeg, lv.pSharpFinalBeg, lv.rhoInit, lv.pFinalBeg) && persist
+	return s.criterion(lv.pSharpInitEnd, pSharpEnd, lv.rhoFinal, lv.pInitEnd) && persist
 }
 
-// criterion is noUTurn, also reporting each check to the test hook.
-func (s *NUTS) criterion(pSharpMinus, pSharpPlus, rho []float64) bool {
+// criterion is Stan's compute_criterion(pSharpMinus, pSharpPlus, ρ) for
+// ρ = rho + ext (ext nil: ρ = rho), computed in one pass without forming
+// ρ; the test hook, when set, sees ρ.
+func (s *NUTS) criterion(pSharpMinus, pSharpPlus, rho, ext []float64) bool {
 	if s.trace != nil {
-		s.trace(pSharpMinus, pSharpPlus, rho)
+		r := rho
+		if ext != nil {
+			r = s.rhoExt
+			for i := range r {
+				r[i] = rho[i] + ext[i]
+			}
+		}
+		s.trace(pSharpMinus, pSharpPlus, r)
 	}
-	return noUTurn(pSharpMinus, pSharpPlus, rho)
+	var minus, plus float64
+	if ext == nil {
+		minus, plus = dot2(pSharpMinus, pSharpPlus, rho)
+	} else {
+		minus, plus = dot2Sum(pSharpMinus, pSharpPlus, rho, ext)
+	}
+	return plus > 0 && minus > 0
 }
 
 // InitStepSize is Stan's base_hmc::init_stepsize: from the current point,

@@ -39,7 +39,8 @@ the step size and a diagonal or dense metric) or with adaptive random-walk
 Metropolis, and writes the draws to an Arrow file that appears only when
 the run has finished. Each of the M shards is meant to run as its own
 process: --shard falls back to SLURM_ARRAY_TASK_ID, then to
-JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs). --shards 1 samples the
+JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs); shards are numbered from
+0, so a Slurm array for 8 shards is --array=0-7. --shards 1 samples the
 full-data posterior.
 
 The data file (CSV with a header, Arrow IPC or Parquet) is partitioned the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -280,5 +281,24 @@ func TestSampleBadInput(t *testing.T) {
 				t.Errorf("temporary files left behind: %v", entries)
 			}
 		})
+	}
+}
+
+// TestSampleInterrupted: a cancelled context (Ctrl-C, SIGTERM) stops the
+// run with exit status 1 and leaves no file under the output name.
+func TestSampleInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	path, _ := writeSimulated(t, dir, "normal", models.SimConfig{N: 40, Seed: 1})
+	out := filepath.Join(dir, "x.arrow")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	e := &env{ctx: ctx, stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}
+	code := run(e, []string{"sample", "--model", "normal", "--data", path, "-o", out})
+	if code != 1 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only the data file", len(entries))
 	}
 }
