@@ -233,6 +233,43 @@ func (st *diagStats) setMerged(x, y stats) {
 	st.cache()
 }
 
+func (f *diagFamily) score(i int, cs []*cluster, w []float64) float64 {
+	best := math.Inf(-1)
+	for t, c := range cs {
+		if c.n == 0 {
+			w[t] = math.Inf(-1)
+			continue
+		}
+		v := c.logw + c.st.(*diagStats).logPred(i)
+		w[t] = v
+		best = max(best, v)
+	}
+	return best
+}
+
+// cavity: removing x leaves b'_k = b_k − β u_k²/2 (u = x − m,
+// β = κ/(κ−1)) and makes each Student-t term 1 + … equal b_k/b'_k, so
+// ln p(x | X \ {x}) = tab[n−1] − a Σ ln b_k + (a − ½) Σ ln b'_k.
+func (st *diagStats) cavity(i int) (float64, bool) {
+	if st.n <= 1 {
+		return 0, false
+	}
+	f := st.f
+	d := f.d
+	x := f.x[i*d : i*d+d]
+	c := st.kappa / (st.kappa - 1) / 2
+	lp := newLogProd()
+	for k, xk := range x {
+		u := xk - st.m[k]
+		b := st.b[k] - c*u*u
+		if !(b > 1e-12*st.b[k]) {
+			return 0, false
+		}
+		lp.mul(b)
+	}
+	return f.tab[st.n-1] - st.a*st.sumLogB + (st.a-0.5)*lp.sum(), true
+}
+
 func (st *diagStats) logPred(i int) float64 {
 	d := st.f.d
 	x := st.f.x[i*d : i*d+d]

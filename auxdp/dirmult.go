@@ -195,6 +195,20 @@ func risingLog(lp *logProd, a, k float64) float64 {
 	return lgamma(a+k) - lgamma(a)
 }
 
+func (f *dmFamily) score(i int, cs []*cluster, w []float64) float64 {
+	best := math.Inf(-1)
+	for t, c := range cs {
+		if c.n == 0 {
+			w[t] = math.Inf(-1)
+			continue
+		}
+		v := c.logw + c.st.(*dmStats).logPred(i)
+		w[t] = v
+		best = max(best, v)
+	}
+	return best
+}
+
 // logPred is Σ_v ln[(β_v+C_v)^(x_v rising)] − ln[(B+T)^(L rising)], the
 // Dirichlet–multinomial predictive without the multinomial coefficient,
 // which is the same for every cluster.
@@ -208,6 +222,22 @@ func (st *dmStats) logPred(i int) float64 {
 	}
 	extra -= risingLog(&den, f.bsum+st.t, f.tot[i])
 	return num.sum() - den.sum() + extra
+}
+
+// cavity evaluates the predictive against the counts without row i.
+func (st *dmStats) cavity(i int) (float64, bool) {
+	if st.n <= 1 {
+		return 0, false
+	}
+	f := st.f
+	num, den := newLogProd(), newLogProd()
+	var extra float64
+	for p := f.off[i]; p < f.off[i+1]; p++ {
+		v := f.idx[p]
+		extra += risingLog(&num, f.beta[v]+st.c[v]-f.cnt[p], f.cnt[p])
+	}
+	extra -= risingLog(&den, f.bsum+st.t-f.tot[i], f.tot[i])
+	return num.sum() - den.sum() + extra, true
 }
 
 func (st *dmStats) logPredVec(x, _ []float64) float64 {

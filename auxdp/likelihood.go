@@ -63,6 +63,11 @@ func (DirichletMultinomial) Name() string { return "multinomial" }
 type family interface {
 	dim() int
 	newStats() stats
+	// score sets w[t] = cs[t].logw + ln p(x_i | X_cs[t]) for the
+	// non-empty clusters and −Inf for empty ones, and returns the
+	// largest value: the inner loop of the Gibbs step, one dynamic call
+	// per point instead of one per cluster.
+	score(i int, cs []*cluster, w []float64) float64
 	// logPrior is ln p(x_i | H), the predictive of point i in a new
 	// cluster; cached per point because it never changes.
 	logPrior(i int) float64
@@ -95,6 +100,11 @@ type stats interface {
 	// (at least dim long) is scratch, so that several goroutines may
 	// evaluate the predictive of one cluster at once.
 	logPredVec(x, work []float64) float64
+	// cavity is ln p(x_i | X_c \ {x_i}) for a member i, computed from the
+	// statistics without removing i; ok is false when it cannot be (one
+	// member, or rounding too close to singular) and the caller must
+	// remove the point instead.
+	cavity(i int) (lp float64, ok bool)
 	// logMarginal is ln m(X_c), the marginal likelihood of the members.
 	logMarginal() float64
 	// clear empties the cluster back to exactly the prior state.

@@ -358,3 +358,52 @@ func TestSetMerged(t *testing.T) {
 		}
 	}
 }
+
+// TestCavity checks the predictive of a member given the other members,
+// computed without removing it, against removing it.
+func TestCavity(t *testing.T) {
+	r := rng.NewRand(12)
+	n, d := 30, 3
+	x := make([]float64, n*d)
+	for i := range x {
+		x[i] = 5 + 2*r.NormFloat64()
+	}
+	counts := make([]float64, n*d)
+	for i := range counts {
+		counts[i] = float64(r.IntN(4))
+	}
+	for _, tc := range []struct {
+		lik Likelihood
+		x   []float64
+		d   int
+	}{
+		{NIW{Mean: []float64{5, 5, 5}, Kappa: 0.1, Nu: 6, Psi: []float64{2, 0.3, 0, 0.3, 2, 0.1, 0, 0.1, 2}}, x, 3},
+		{NIW{Mean: []float64{5, 5}, Kappa: 0.1, Nu: 4, Psi: []float64{2, 0.3, 0.3, 1}}, x[:2*n], 2},
+		{NIW{Mean: []float64{5}, Kappa: 0.1, Nu: 3, Psi: []float64{2}}, x[:n], 1},
+		{DiagNormalGamma{Mean: []float64{5, 5, 5}, Kappa: 0.1, Shape: 2, Rate: []float64{1, 2, 3}}, x, 3},
+		{DirichletMultinomial{}, counts, 3},
+	} {
+		f, err := tc.lik.bind(tc.x, n, tc.d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := f.newStats()
+		for i := range 12 {
+			st.add(i)
+		}
+		for _, i := range []int{0, 5, 11} {
+			got, ok := st.cavity(i)
+			st.remove(i)
+			want := st.logPred(i)
+			st.add(i)
+			if !ok || math.Abs(got-want) > 1e-9*math.Max(1, math.Abs(want)) {
+				t.Errorf("%s d=%d: cavity(%d) = %v (ok %v), removing gives %v", tc.lik.Name(), tc.d, i, got, ok, want)
+			}
+		}
+		single := f.newStats()
+		single.add(3)
+		if _, ok := single.cavity(3); ok {
+			t.Errorf("%s: cavity of a singleton should defer to removal", tc.lik.Name())
+		}
+	}
+}

@@ -18,6 +18,8 @@ type processor struct {
 	spare    []*cluster
 	k        int // non-empty clusters
 	points   []int32
+	newK     int     // p.k when newW was computed
+	newW     float64 // ln(a + d·K_j), the urn weight of a new cluster
 	src      *rand.PCG
 	r        *rand.Rand
 	logw     []float64
@@ -41,6 +43,7 @@ func (p *processor) local(it int, refresh bool) {
 	p.src.Seed(rng.Seeds(s.cfg.Seed, streamLocal, uint64(it), uint64(p.j)))
 	a := s.alpha / float64(s.nproc)
 	d := s.disc
+	p.newK, p.newW = -1, 0
 	if refresh {
 		for _, c := range p.clusters {
 			c.st.clear()
@@ -69,36 +72,69 @@ func (p *processor) local(it int, refresh bool) {
 // on this processor.
 func (p *processor) gibbs(i int, a, d float64) {
 	c := p.s.zc[i]
+	if own, ok := c.st.cavity(i); ok {
+		// The point's own cluster keeps other members, so its weight can
+		// be computed without removing the point (stats.cavity), and a
+		// point that stays — almost every point, near convergence —
+		// costs no update. The probabilities are those of Algorithm 3.
+		t := p.choice(i, a, d, c.slot, p.s.lw[c.n-1]+own)
+		if t == c.slot {
+			return
+		}
+		c.st.remove(i)
+		c.n--
+		c.logw = p.s.lw[c.n]
+		p.join(i, p.pick(t))
+		return
+	}
 	c.st.remove(i)
 	c.n--
 	if c.n == 0 {
 		p.free = append(p.free, c.slot)
 		p.k--
 	} else {
-		c.logw = math.Log(float64(c.n) - d)
+		c.logw = p.s.lw[c.n]
 	}
-	p.join(i, p.choose(i, a, d), d)
+	p.join(i, p.choose(i, a, d))
 }
 
 // choose draws the cluster that point i (currently in none) joins; a new
 // cluster is made when the urn says so.
 func (p *processor) choose(i int, a, d float64) *cluster {
+	return p.pick(p.choice(i, a, d, -1, 0))
+}
+
+// pick returns the cluster in slot t, or a new cluster if t is one past the
+// last slot.
+func (p *processor) pick(t int) *cluster {
+	if t < len(p.clusters) {
+		return p.clusters[t]
+	}
+	return p.newCluster()
+}
+
+// choice draws the slot point i joins, len(p.clusters) meaning a new
+// cluster: slot t with probability ∝ exp(logw_t + ln p(x_i | X_t)), a new
+// cluster ∝ (a + d·K_j)·p(x_i | H). If own ≥ 0 the weight of that slot is
+// ownW instead (the point's own cluster, evaluated without the point).
+func (p *processor) choice(i int, a, d float64, own int, ownW float64) int {
 	ns := len(p.clusters)
 	if cap(p.logw) < ns+1 {
 		p.logw = make([]float64, 2*ns+8)
 	}
 	w := p.logw[:ns+1]
-	best := math.Inf(-1)
-	for t, c := range p.clusters {
-		if c.n == 0 {
-			w[t] = math.Inf(-1)
-			continue
+	best := p.s.fam.score(i, p.clusters, w[:ns])
+	if own >= 0 {
+		w[own] = ownW
+		best = math.Inf(-1)
+		for _, v := range w[:ns] {
+			best = max(best, v)
 		}
-		v := c.logw + c.st.logPred(i)
-		w[t] = v
-		best = max(best, v)
 	}
-	vnew := math.Log(a+d*float64(p.k)) + p.s.fam.logPrior(i)
+	if p.k != p.newK {
+		p.newK, p.newW = p.k, math.Log(a+d*float64(p.k))
+	}
+	vnew := p.newW + p.s.fam.logPrior(i)
 	w[ns] = vnew
 	best = max(best, vnew)
 	var tot float64
@@ -114,18 +150,14 @@ func (p *processor) choose(i int, a, d float64) *cluster {
 		w[t] = e
 		tot += e
 	}
-	t := sampleWeights(p.r, w, tot)
-	if t < ns {
-		return p.clusters[t]
-	}
-	return p.newCluster()
+	return sampleWeights(p.r, w, tot)
 }
 
 // join adds point i to cluster c.
-func (p *processor) join(i int, c *cluster, d float64) {
+func (p *processor) join(i int, c *cluster) {
 	c.st.add(i)
 	c.n++
-	c.logw = math.Log(float64(c.n) - d)
+	c.logw = p.s.lw[c.n]
 	p.s.zc[i] = c
 }
 
@@ -288,8 +320,8 @@ func (p *processor) proposeSplit(i, j int, c *cluster, a, d float64) bool {
 	c.st, p.scratch[0] = sa, c.st
 	nc.st, p.scratch[1] = sb, nc.st
 	c.n, nc.n = na, nb
-	c.logw = math.Log(float64(na) - d)
-	nc.logw = math.Log(float64(nb) - d)
+	c.logw = p.s.lw[na]
+	nc.logw = p.s.lw[nb]
 	zc := p.s.zc
 	zc[j] = nc
 	for t, m := range p.perm {
@@ -328,7 +360,7 @@ func (p *processor) proposeMerge(i, j int, ci, cj *cluster, a, d float64) bool {
 	}
 	ci.st, p.scratch[2] = sm, ci.st
 	ci.n += cj.n
-	ci.logw = math.Log(float64(ci.n) - d)
+	ci.logw = p.s.lw[ci.n]
 	for _, m := range mj {
 		zc[m] = ci
 	}

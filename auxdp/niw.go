@@ -323,12 +323,86 @@ func (st *niwStats) refactor() {
 
 func (st *niwStats) logPred(i int) float64 {
 	d := st.f.d
-	x := st.f.x[i*d : i*d+d]
-	w := st.w
-	for k := range d {
-		w[k] = x[k] - st.m[k]
+	return st.predX(st.f.x[i*d : i*d+d])
+}
+
+// predX is the log predictive of a shifted point x, with the common small
+// dimensions unrolled.
+func (st *niwStats) predX(x []float64) float64 {
+	var q float64
+	switch len(x) {
+	case 1:
+		y := (x[0] - st.m[0]) * st.inv[0]
+		q = y * y
+	case 2:
+		y0 := (x[0] - st.m[0]) * st.inv[0]
+		y1 := (x[1] - st.m[1] - st.r[1]*y0) * st.inv[1]
+		q = y0*y0 + y1*y1
+	default:
+		w := st.w
+		for k := range w {
+			w[k] = x[k] - st.m[k]
+		}
+		return st.pred(w)
 	}
-	return st.pred(w)
+	return st.c0 - st.e*math.Log(1+q*st.ratio)
+}
+
+// cavity uses Sherman–Morrison and the matrix determinant lemma on the
+// downdate Ψ' = Ψ − β u uᵀ (u = x − m, β = κ/(κ−1)): with s = uᵀΨ⁻¹u,
+// ln|Ψ'| = ln|Ψ| + ln(1 − βs) and the Student-t term 1 + δ'²/v' equals
+// 1/(1 − βs), so ln p(x | X \ {x}) = tab[n−1] − ½ ln|Ψ| + ((ν−1)/2) ln(1 − βs).
+func (st *niwStats) cavity(i int) (float64, bool) {
+	if st.n <= 1 {
+		return 0, false
+	}
+	d := st.f.d
+	x := st.f.x[i*d : i*d+d]
+	var q float64
+	switch d {
+	case 1:
+		y := (x[0] - st.m[0]) * st.inv[0]
+		q = y * y
+	case 2:
+		y0 := (x[0] - st.m[0]) * st.inv[0]
+		y1 := (x[1] - st.m[1] - st.r[1]*y0) * st.inv[1]
+		q = y0*y0 + y1*y1
+	default:
+		w := st.w
+		for k := range w {
+			w[k] = x[k] - st.m[k]
+		}
+		r := st.r
+		for k := range d {
+			yk := w[k] * st.inv[k]
+			q += yk * yk
+			row := r[k*d+k+1 : k*d+d]
+			rest := w[k+1 : d]
+			for t, rv := range row {
+				rest[t] -= rv * yk
+			}
+		}
+	}
+	g := 1 - st.kappa/(st.kappa-1)*q
+	if !(g > 1e-10) {
+		return 0, false
+	}
+	return st.f.tab[st.n-1] - st.logdet/2 + (st.nu-1)/2*math.Log(g), true
+}
+
+func (f *niwFamily) score(i int, cs []*cluster, w []float64) float64 {
+	x := f.x[i*f.d : i*f.d+f.d]
+	best := math.Inf(-1)
+	for t, c := range cs {
+		if c.n == 0 {
+			w[t] = math.Inf(-1)
+			continue
+		}
+		v := c.logw + c.st.(*niwStats).predX(x)
+		w[t] = v
+		best = max(best, v)
+	}
+	return best
 }
 
 func (st *niwStats) logPredVec(x, work []float64) float64 {

@@ -66,7 +66,8 @@ type Config struct {
 	// Iters is the number of iterations; Burn of them are discarded
 	// before draws are saved and Thin keeps every Thin-th of the rest,
 	// counted back from the last iteration, which is always saved.
-	// Iters 0 means 1000; Thin 0 means 1.
+	// Iters 0 means 1000; Thin 0 means 1. Saved draws are kept in
+	// memory, 4·N bytes each: thin long runs on large data.
 	Iters, Burn, Thin int
 	// Sweeps is the number of local collapsed Gibbs sweeps per iteration
 	// (0 means 1).
@@ -156,6 +157,9 @@ type sampler struct {
 	disc     float64
 	fixAlpha bool
 	fixDisc  bool
+	// lw[n] = ln(n − d), the urn weight of joining a cluster of size n,
+	// tabulated for n ≤ N so the Gibbs step needs no logarithm for it.
+	lw []float64
 
 	masterSrc *rand.PCG
 	master    *rand.Rand
@@ -248,7 +252,7 @@ func newSampler(x []float64, n, d int, cfg Config) (*sampler, error) {
 	s.zc = make([]*cluster, n)
 	for j := range s.nproc {
 		src := rand.NewPCG(0, 0)
-		p := &processor{s: s, j: j, src: src, r: rand.New(src)}
+		p := &processor{s: s, j: j, src: src, r: rand.New(src), newK: -1}
 		for k := range p.scratch {
 			p.scratch[k] = fam.newStats()
 		}
@@ -276,6 +280,8 @@ func newSampler(x []float64, n, d int, cfg Config) (*sampler, error) {
 	} else {
 		s.fixDisc = true
 	}
+	s.lw = make([]float64, n+1)
+	s.setLogWeights()
 	s.load = make([]int, s.nproc)
 	s.cnt = make([]int, s.nproc)
 	s.pw = make([]float64, s.nproc)
@@ -283,6 +289,14 @@ func newSampler(x []float64, n, d int, cfg Config) (*sampler, error) {
 	s.firstK = make([]int, s.nproc)
 	s.assign = make([][]int, s.workers)
 	return s, nil
+}
+
+// setLogWeights fills lw for the current discount.
+func (s *sampler) setLogWeights() {
+	s.lw[0] = math.Inf(-1)
+	for n := 1; n < len(s.lw); n++ {
+		s.lw[n] = math.Log(float64(n) - s.disc)
+	}
 }
 
 // initialize builds the starting state: clusters from InitLabels or one
@@ -302,15 +316,17 @@ func (s *sampler) initialize() error {
 				c = p0.newCluster()
 				byLabel[l] = c
 			}
-			p0.join(i, c, s.disc)
+			p0.join(i, c)
 		}
 	} else {
 		own := p0.r
 		p0.r = r
+		p0.newK = -1
 		for _, i := range r.Perm(s.n) {
-			p0.join(i, p0.choose(i, s.alpha, s.disc), s.disc)
+			p0.join(i, p0.choose(i, s.alpha, s.disc))
 		}
 		p0.r = own
+		p0.newK = -1
 	}
 	s.gather()
 	if s.nproc > 1 {
@@ -450,8 +466,9 @@ func (s *sampler) updateHyper(r *rand.Rand) {
 		if !s.fixAlpha || !s.fixDisc {
 			post := newPYPosterior(s.clusterSizes(), s.cfg.AlphaPrior, s.cfg.DiscountPrior)
 			s.alpha, s.disc = slicePY(r, s.alpha, s.disc, post, s.fixAlpha, s.fixDisc)
+			s.setLogWeights()
 			for _, c := range s.all {
-				c.logw = math.Log(float64(c.n) - s.disc)
+				c.logw = s.lw[c.n]
 			}
 		}
 	}
