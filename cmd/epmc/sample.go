@@ -24,10 +24,6 @@ var samplers = map[string]sampleFunc{
 	"rwm":  subpost.Run,
 }
 
-// defaultPartitionSeed is the --partition-seed default, shared with
-// epmc split so that its shard files hold the rows epmc sample uses.
-const defaultPartitionSeed = 1
-
 func init() {
 	register(&command{
 		name:    "sample",
@@ -64,10 +60,13 @@ func setupSample(fs *flag.FlagSet) func(e *env, args []string) error {
 	var mo models.Options
 	model := fs.String("model", "", "model: "+strings.Join(models.Names(), ", "))
 	dataPath := fs.String("data", "", "data `FILE` (CSV with header, Arrow IPC or Parquet)")
-	shards := fs.Int("shards", 1, "number of shards `M`")
+	// The partition flags are epmc split's, so that its shard files hold
+	// the rows sampled here.
+	var part data.Partition
+	fs.IntVar(&part.Shards, "shards", 1, "number of shards `M`")
 	shard := fs.Int("shard", 0, "shard index `m` in 0..M-1 (default $SLURM_ARRAY_TASK_ID, then $JOB_COMPLETION_INDEX)")
-	scheme := fs.String("partition", data.Hash, "partition scheme: hash or block")
-	partSeed := fs.Uint64("partition-seed", defaultPartitionSeed, "seed of the hash partition")
+	part.AddFlags(fs)
+	shards := &part.Shards
 	nchains := fs.Int("chains", subpost.DefaultChains, "number of chains")
 	warmup := fs.Int("warmup", subpost.DefaultWarmup, "warmup iterations per chain")
 	draws := fs.Int("draws", subpost.DefaultDraws, "draws kept per chain")
@@ -124,7 +123,6 @@ func setupSample(fs *flag.FlagSet) func(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		part := data.Partition{Scheme: *scheme, Seed: *partSeed, Shards: *shards}
 		if err := part.Validate(); err != nil {
 			return usagef("--partition: %v", err)
 		}

@@ -133,7 +133,7 @@ func TestSampleConjugate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows := data.Partition{Scheme: data.Hash, Seed: defaultPartitionSeed, Shards: tc.shards}.Rows(tab.NumRows(), tc.shard)
+			rows := data.Partition{Scheme: data.Hash, Seed: data.DefaultPartitionSeed, Shards: tc.shards}.Rows(tab.NumRows(), tc.shard)
 			y, _ := tab.Column("y")
 			var X [][]float64
 			var ys []float64
