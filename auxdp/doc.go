@@ -116,7 +116,12 @@
 // keep the Cholesky factor of Ψ_n, updated and downdated in O(d²) per point
 // (the predictive is then O(d²)), and all cluster statistics are recomputed
 // from their points every Config.RefreshEvery iterations to remove rounding
-// drift.
+// drift. The Gibbs step evaluates a point's own cluster without the point
+// from the current statistics (for NIW by the matrix determinant lemma:
+// with s = uᵀΨ⁻¹u, u = x − m, β = κ/(κ−1), the predictive is
+// tab(n−1) − ½ ln|Ψ| + ((ν−1)/2) ln(1 − βs)), so a point that stays where
+// it is — nearly every point once the sampler has converged — costs no
+// update at all.
 //
 // # Output
 //
