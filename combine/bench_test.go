@@ -177,7 +177,7 @@ func (n *naiveSP) sweep(h float64) {
 	n.setBandwidth(h) // once per sweep, as h may change every sweep
 	t := c.states[0].t
 	cur := n.logW(t)
-	props := c.propose()
+	props := c.propose(0)
 	for m := range c.p.M {
 		a := t[m]
 		b := props[m]

@@ -581,9 +581,10 @@ type imgChain struct {
 	// of levels.
 	acc, prop         []int64
 	swapAcc, swapProp []int64
-	// props holds one sweep's proposals, drawn before the sweep so that
-	// the next shard's row can be fetched from memory early.
-	props []int
+	// next[k] holds level k's proposals for its next sweep, drawn one
+	// sweep ahead (see propose); spare is the buffer they rotate through.
+	next  [][]int
+	spare []int
 	sink  float64
 }
 
@@ -592,7 +593,8 @@ func newIMGChain(p *imgProblem, seed uint64, chain int) *imgChain {
 	K := len(p.ladder)
 	c := &imgChain{p: p, src: src, r: rand.New(src), states: make([]imgState, K), at: make([]int, K),
 		levels: make([]imgLevel, K), acc: make([]int64, p.M), prop: make([]int64, p.M),
-		swapAcc: make([]int64, max(K-1, 0)), swapProp: make([]int64, max(K-1, 0)), props: make([]int, p.M)}
+		swapAcc: make([]int64, max(K-1, 0)), swapProp: make([]int64, max(K-1, 0)),
+		next: make([][]int, K), spare: make([]int, p.M)}
 	for k := range c.states {
 		st := &c.states[k]
 		st.t = make([]int, p.M)
@@ -604,6 +606,10 @@ func newIMGChain(p *imgProblem, seed uint64, chain int) *imgChain {
 		c.at[k] = k
 		c.levels[k].g = make([]float64, p.d)
 		c.levels[k].h = math.NaN()
+	}
+	for k := range c.next {
+		c.next[k] = make([]int, p.M)
+		c.drawProposals(c.next[k])
 	}
 	return c
 }
@@ -649,22 +655,32 @@ func (c *imgChain) accept(logA float64) bool {
 	return c.r.ExpFloat64() > -logA
 }
 
-// propose draws every shard's proposed index for one sweep. The proposals
-// do not depend on the acceptance decisions, so drawing them first is the
-// same Metropolis-within-Gibbs sweep; touching every proposed row at once
-// lets the M cache misses on them (the dominant cost: the rows of all
-// shards rarely fit in cache) overlap instead of coming one at a time.
-func (c *imgChain) propose() []int {
+// propose returns level k's proposals for the sweep about to run and
+// draws (and touches) those for its next sweep. The proposals do not
+// depend on the acceptance decisions, so drawing them a sweep ahead leaves
+// the Metropolis-within-Gibbs sweep unchanged; touching their rows then
+// lets the cache misses on them (the dominant cost when the shards' rows
+// do not fit in cache) complete while the current sweep computes.
+func (c *imgChain) propose(k int) []int {
+	cur := c.next[k]
+	c.next[k], c.spare = c.spare, cur
+	c.drawProposals(c.next[k])
+	return cur
+}
+
+// drawProposals draws a uniform index per shard into dst and touches the
+// first and last word of each proposed row (a row may span two cache
+// lines); the loads are independent, so they are all in flight at once.
+func (c *imgChain) drawProposals(dst []int) {
 	p := c.p
 	sink := 0.0
-	for m := range c.props {
+	for m := range dst {
 		b := c.uniform(uint64(p.T[m]))
-		c.props[m] = b
-		// Independent loads: the processor has them all in flight at once.
-		sink += p.rows[m][b*p.stride+p.d]
+		dst[m] = b
+		row := p.rows[m][b*p.stride : (b+1)*p.stride]
+		sink += row[0] + row[len(row)-1]
 	}
 	c.sink += sink
-	return c.props
 }
 
 // setBandwidth sets level k's bandwidth and, for the semiparametric
@@ -685,13 +701,13 @@ func (c *imgChain) setBandwidth(k int, h float64) {
 
 // sweepNP proposes one index move per shard for the nonparametric
 // mixture at bandwidth h.
-func (c *imgChain) sweepNP(st *imgState, h float64, count bool) {
+func (c *imgChain) sweepNP(k int, st *imgState, h float64, count bool) {
 	p := c.p
 	d, stride := p.d, p.stride
 	invM := 1 / float64(p.M)
 	inv2h2 := 1 / (2 * h * h)
 	s := st.s[:d]
-	props := c.propose()
+	props := c.propose(k)
 	for m := range p.M {
 		rows := p.rows[m]
 		a := st.t[m]
@@ -726,13 +742,13 @@ func (c *imgChain) sweepNP(st *imgState, h float64, count bool) {
 
 // sweepSP proposes one index move per shard for the semiparametric
 // mixture at level lv.
-func (c *imgChain) sweepSP(st *imgState, lv *imgLevel, count bool) {
+func (c *imgChain) sweepSP(k int, st *imgState, lv *imgLevel, count bool) {
 	p := c.p
 	d, stride := p.d, p.stride
 	invM := 1 / float64(p.M)
 	inv2h2 := 1 / (2 * lv.h * lv.h)
 	s, g, nu := st.s[:d], lv.g[:d], p.nu[:d]
-	props := c.propose()
+	props := c.propose(k)
 	for m := range p.M {
 		rows := p.rows[m]
 		a := st.t[m]
@@ -819,9 +835,9 @@ func (c *imgChain) sweep(i int, count bool) {
 	for k := range c.levels {
 		st := &c.states[c.at[k]]
 		if p.semi {
-			c.sweepSP(st, &c.levels[k], count && k == 0)
+			c.sweepSP(k, st, &c.levels[k], count && k == 0)
 		} else {
-			c.sweepNP(st, c.levels[k].h, count && k == 0)
+			c.sweepNP(k, st, c.levels[k].h, count && k == 0)
 		}
 	}
 	if len(c.levels) > 1 {
