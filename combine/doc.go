@@ -25,7 +25,8 @@
 // in parallel, each with its own random stream rng.New(seed, chain), so
 // their output is bit-identical for any number of workers; their index
 // moves cost O(d) each, using sufficient statistics rather than cached
-// weights (see the notes on each type). Non-Markov methods emit their
+// weights, and each chain tempers over the bandwidth so that several modes
+// keep their weights (see the notes on each type and MarkovOptions). Non-Markov methods emit their
 // draws in Settings.Chains equal blocks so that R-hat on the output is
 // meaningful.
 //
