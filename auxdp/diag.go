@@ -233,10 +233,9 @@ func (st *diagStats) setMerged(x, y stats) {
 	st.cache()
 }
 
-func (f *diagFamily) score(i int, cs []*cluster, w []float64) float64 {
-	best := math.Inf(-1)
+func (f *diagFamily) score(i int, cs []*cluster, w []float64, skip int, best float64) float64 {
 	for t, c := range cs {
-		if c.n == 0 {
+		if c.n == 0 || t == skip {
 			w[t] = math.Inf(-1)
 			continue
 		}

@@ -195,10 +195,9 @@ func risingLog(lp *logProd, a, k float64) float64 {
 	return lgamma(a+k) - lgamma(a)
 }
 
-func (f *dmFamily) score(i int, cs []*cluster, w []float64) float64 {
-	best := math.Inf(-1)
+func (f *dmFamily) score(i int, cs []*cluster, w []float64, skip int, best float64) float64 {
 	for t, c := range cs {
-		if c.n == 0 {
+		if c.n == 0 || t == skip {
 			w[t] = math.Inf(-1)
 			continue
 		}

@@ -64,10 +64,13 @@ type family interface {
 	dim() int
 	newStats() stats
 	// score sets w[t] = cs[t].logw + ln p(x_i | X_cs[t]) for the
-	// non-empty clusters and −Inf for empty ones, and returns the
-	// largest value: the inner loop of the Gibbs step, one dynamic call
-	// per point instead of one per cluster.
-	score(i int, cs []*cluster, w []float64) float64
+	// non-empty clusters other than slot skip, −Inf for empty ones, and
+	// returns the largest of them and best: the inner loop of the Gibbs
+	// step, one dynamic call per point instead of one per cluster. A
+	// cluster whose value is certainly below best − pruneGap (largest so
+	// far) may be set to −Inf without computing it exactly, since such
+	// weights underflow against the best one anyway.
+	score(i int, cs []*cluster, w []float64, skip int, best float64) float64
 	// logPrior is ln p(x_i | H), the predictive of point i in a new
 	// cluster; cached per point because it never changes.
 	logPrior(i int) float64
@@ -113,6 +116,20 @@ type stats interface {
 	// of a and b (both of this stats' family), from their sufficient
 	// statistics alone: O(d³) for NIW, O(d) or O(V) for the others.
 	setMerged(a, b stats)
+}
+
+// pruneGap is the log-weight gap below the best cluster beyond which a
+// cluster's Gibbs weight, exp(−40) ≈ 4e-18 relative, cannot change the sum
+// of weights in floating point and is treated as zero.
+const pruneGap = 40
+
+// log1pLowerBound returns a lower bound on ln(1+x), x ≥ 0, that costs no
+// logarithm: the larger of 2x/(2+x) (tight for small x) and ⌊log₂(1+x)⌋·ln 2
+// from the exponent bits (good for large x).
+func log1pLowerBound(x float64) float64 {
+	a := 2 * x / (2 + x)
+	b := float64(int(math.Float64bits(1+x)>>52&0x7ff)-1023) * math.Ln2
+	return max(a, b)
 }
 
 // errBadData reports invalid input data.

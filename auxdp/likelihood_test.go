@@ -407,3 +407,15 @@ func TestCavity(t *testing.T) {
 		}
 	}
 }
+
+func TestLog1pLowerBound(t *testing.T) {
+	for _, x := range []float64{0, 1e-300, 1e-8, 0.01, 0.144, 0.5, 1, 1.5, 3, 10, 1e3, 1e300, math.Inf(1)} {
+		lb, exact := log1pLowerBound(x), math.Log1p(x)
+		if lb > exact {
+			t.Errorf("bound %v exceeds ln(1+%v) = %v", lb, x, exact)
+		}
+		if x <= 0.2 && exact-lb > 0.01*exact {
+			t.Errorf("bound %v too loose for x = %v (%v)", lb, x, exact)
+		}
+	}
+}

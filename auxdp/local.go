@@ -123,26 +123,28 @@ func (p *processor) choice(i int, a, d float64, own int, ownW float64) int {
 		p.logw = make([]float64, 2*ns+8)
 	}
 	w := p.logw[:ns+1]
-	best := p.s.fam.score(i, p.clusters, w[:ns])
-	if own >= 0 {
-		w[own] = ownW
-		best = math.Inf(-1)
-		for _, v := range w[:ns] {
-			best = max(best, v)
-		}
-	}
 	if p.k != p.newK {
 		p.newK, p.newW = p.k, math.Log(a+d*float64(p.k))
 	}
+	// The new-cluster and own-cluster weights come first, so that the
+	// scan of the other clusters starts from a good best value and can
+	// dismiss far clusters cheaply.
 	vnew := p.newW + p.s.fam.logPrior(i)
+	best := vnew
+	if own >= 0 {
+		best = max(best, ownW)
+	}
+	best = p.s.fam.score(i, p.clusters, w[:ns], own, best)
+	if own >= 0 {
+		w[own] = ownW
+	}
 	w[ns] = vnew
-	best = max(best, vnew)
 	var tot float64
 	for t, v := range w {
 		// exp(−40) ≈ 4e-18 is below the rounding of a sum ≥ 1, so such
 		// weights cannot change tot; skipping their exp is exact in
 		// floating point up to a 1e-17 chance per draw.
-		if v-best < -40 {
+		if v-best < -pruneGap {
 			w[t] = 0
 			continue
 		}

@@ -329,6 +329,12 @@ func (st *niwStats) logPred(i int) float64 {
 // predX is the log predictive of a shifted point x, with the common small
 // dimensions unrolled.
 func (st *niwStats) predX(x []float64) float64 {
+	return st.predCut(x, math.Inf(-1))
+}
+
+// predCut is predX, except that it may return −Inf without taking the
+// logarithm when the value is certainly below cut.
+func (st *niwStats) predCut(x []float64, cut float64) float64 {
 	var q float64
 	switch len(x) {
 	case 1:
@@ -343,9 +349,23 @@ func (st *niwStats) predX(x []float64) float64 {
 		for k := range w {
 			w[k] = x[k] - st.m[k]
 		}
-		return st.pred(w)
+		r := st.r
+		d := len(x)
+		for k := range d {
+			yk := w[k] * st.inv[k]
+			q += yk * yk
+			row := r[k*d+k+1 : k*d+d]
+			rest := w[k+1 : d]
+			for t, rv := range row {
+				rest[t] -= rv * yk
+			}
+		}
 	}
-	return st.c0 - st.e*math.Log(1+q*st.ratio)
+	u := q * st.ratio
+	if st.c0-st.e*log1pLowerBound(u) < cut {
+		return math.Inf(-1)
+	}
+	return st.c0 - st.e*math.Log(1+u)
 }
 
 // cavity uses Sherman–Morrison and the matrix determinant lemma on the
@@ -390,15 +410,14 @@ func (st *niwStats) cavity(i int) (float64, bool) {
 	return st.f.tab[st.n-1] - st.logdet/2 + (st.nu-1)/2*math.Log(g), true
 }
 
-func (f *niwFamily) score(i int, cs []*cluster, w []float64) float64 {
+func (f *niwFamily) score(i int, cs []*cluster, w []float64, skip int, best float64) float64 {
 	x := f.x[i*f.d : i*f.d+f.d]
-	best := math.Inf(-1)
 	for t, c := range cs {
-		if c.n == 0 {
+		if c.n == 0 || t == skip {
 			w[t] = math.Inf(-1)
 			continue
 		}
-		v := c.logw + c.st.(*niwStats).predX(x)
+		v := c.logw + c.st.(*niwStats).predCut(x, best-pruneGap-c.logw)
 		w[t] = v
 		best = max(best, v)
 	}
