@@ -46,9 +46,12 @@ func gaussianShards(t testing.TB, M, T, d int, seed uint64, equal, diagonal bool
 				}
 			}
 		}
+		// Shard means scatter as in real data: a shard's posterior mean
+		// differs from the full-data one by about a shard posterior sd
+		// (MLE_m − MLE ~ N(0, Σ_m − Σ) ≈ N(0, (M−1)Σ0)).
 		mu := make([]float64, d)
 		for j := range mu {
-			mu[j] = r.NormFloat64() * math.Sqrt(base.At(j, j))
+			mu[j] = r.NormFloat64() * math.Sqrt(float64(M-1)*base.At(j, j))
 		}
 		var ch mat.Cholesky
 		if !ch.Factorize(cov) {

@@ -180,7 +180,12 @@ func (Nonparametric) Name() string { return "nonparametric" }
 // 0 are the symptom). There a large bandwidth, 3 to 5 whitened units,
 // makes it the Gaussian product with a smooth correction for skewness,
 // which in our logistic-regression check (d = 6, M = 8, T = 10⁴) cut the
-// Gaussian product's error from 0.16 to 0.05 posterior sd. Assumptions
+// Gaussian product's mean error from 0.16 to 0.05 posterior sd; the price
+// is variance: each component's covariance Σ_{t·} is smaller than Σ_M by
+// a factor about h²/(1 + h²) in whitened units, and the spread of the
+// component means that should make up the difference is underestimated
+// when the index chain settles on a few components, so the output can be
+// a few percent too narrow (6% for Gaussian shards at h = 4). Assumptions
 // otherwise as for Nonparametric.
 type Semiparametric struct {
 	MarkovOptions

@@ -62,7 +62,8 @@ units of a typical shard's standard deviation after whitening, annealed
 over burn-in. The automatic bandwidth (likelihood cross-validation) suits
 low dimensions and multimodal shards; for near-Gaussian shards in five or
 more dimensions give semiparametric a large bandwidth (--bandwidth 4): it
-then corrects the Gaussian product for skewness instead of chasing noise.
+then corrects the Gaussian product for skewness instead of chasing noise
+(at the cost of a few percent of variance).
 The other methods write their draws in --chains equal blocks. The report on stderr gives acceptance rates; the output's metadata
 (epmc.combine) records the method, settings, rates and the inputs' SHA-256.
 Output is bit-identical for the same inputs and --seed on any machine.
