@@ -11,6 +11,9 @@ import (
 // form an independent DP(α/P) (or PY(d, θ/P)) mixture, which its local step
 // samples without looking at any other processor.
 type processor struct {
+	// The padding keeps the hot fields of processors run by different
+	// goroutines on different cache lines (no false sharing).
+	_        [64]byte
 	s        *sampler
 	j        int
 	clusters []*cluster // slots; a slot whose cluster has n == 0 is free
@@ -18,11 +21,11 @@ type processor struct {
 	spare    []*cluster
 	k        int // non-empty clusters
 	points   []int32
-	newK     int     // p.k when newW was computed
-	newW     float64 // ln(a + d·K_j), the urn weight of a new cluster
-	src      *rand.PCG
+	newK     int      // p.k when newW was computed
+	newW     float64  // ln(a + d·K_j), the urn weight of a new cluster
+	src      rand.PCG // written on every draw: kept inside the padded struct
 	r        *rand.Rand
-	logw     []float64
+	logw     []float64 // a window into a padded allocation (see grow)
 
 	// split–merge scratch
 	scratch [3]stats
@@ -33,6 +36,19 @@ type processor struct {
 	side    []bool
 	smProp  [2]int // splits, merges proposed this iteration
 	smAcc   [2]int
+	_       [64]byte
+}
+
+// growWeights makes p.logw hold at least n values, inside an allocation
+// padded by a cache line on each side so that two processors' weight
+// buffers, written for every point, never share a line.
+func (p *processor) growWeights(n int) {
+	if cap(p.logw) >= n {
+		return
+	}
+	const pad = 8 // float64s per 64-byte line
+	buf := make([]float64, 2*n+8+2*pad)
+	p.logw = buf[pad : pad+2*n+8 : pad+2*n+8]
 }
 
 // local is the processor's local step for iteration it: optionally a
@@ -119,9 +135,7 @@ func (p *processor) pick(t int) *cluster {
 // ownW instead (the point's own cluster, evaluated without the point).
 func (p *processor) choice(i int, a, d float64, own int, ownW float64) int {
 	ns := len(p.clusters)
-	if cap(p.logw) < ns+1 {
-		p.logw = make([]float64, 2*ns+8)
-	}
+	p.growWeights(ns + 1)
 	w := p.logw[:ns+1]
 	if p.k != p.newK {
 		p.newK, p.newW = p.k, math.Log(a+d*float64(p.k))

@@ -123,10 +123,19 @@ func (f *niwFamily) newStats() stats {
 	d := f.d
 	st := &niwStats{
 		f: f, s: make([]float64, d), s2: make([]float64, d*d), m: make([]float64, d),
-		r: make([]float64, d*d), inv: make([]float64, d), w: make([]float64, d),
+		r: make([]float64, d*d), inv: make([]float64, d), w: paddedFloats(d),
 	}
 	st.clear()
 	return st
+}
+
+// paddedFloats returns n float64s with a cache line of padding on each
+// side: the predictive's scratch buffer is written for every point, and
+// clusters of different processors (goroutines) must not share its lines.
+func paddedFloats(n int) []float64 {
+	const pad = 8
+	buf := make([]float64, n+2*pad)
+	return buf[pad : pad+n : pad+n]
 }
 
 // params returns the posterior means of μ and Σ: m_n and Ψ_n/(ν_n−d−1)

@@ -251,8 +251,8 @@ func newSampler(x []float64, n, d int, cfg Config) (*sampler, error) {
 	s := &sampler{cfg: cfg, fam: fam, n: n, nproc: cfg.Procs, workers: cfg.Workers}
 	s.zc = make([]*cluster, n)
 	for j := range s.nproc {
-		src := rand.NewPCG(0, 0)
-		p := &processor{s: s, j: j, src: src, r: rand.New(src), newK: -1}
+		p := &processor{s: s, j: j, newK: -1}
+		p.r = rand.New(&p.src)
 		for k := range p.scratch {
 			p.scratch[k] = fam.newStats()
 		}
