@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -128,7 +129,7 @@ func (m *metric) sharp(dst, p []float64) {
 	}
 	d := m.dim
 	for i := range d {
-		dst[i] = dot(m.inv[i*d:(i+1)*d], p)
+		dst[i] = floats.Dot(m.inv[i*d:(i+1)*d], p)
 	}
 }
 
