@@ -18,9 +18,6 @@ import (
 	"github.com/epmc/epmc/rng"
 )
 
-// Samplers names the MCMC samplers Run knows.
-var Samplers = []string{"nuts", "rwm"}
-
 // Defaults of Config.
 const (
 	DefaultChains = 4
