@@ -119,6 +119,13 @@ func setupSample(fs *flag.FlagSet) func(e *env, args []string) error {
 		if !ok {
 			return usagef("--sampler: unknown sampler %q (want one of %s)", *sampler, strings.Join(samplerNames(), ", "))
 		}
+		if *sampler != "nuts" {
+			for _, f := range []string{"metric", "adapt-delta", "max-depth"} {
+				if set[f] {
+					return usagef("--%s applies to --sampler nuts only", f)
+				}
+			}
+		}
 		m, err := shardIndex(e, *shard, set["shard"], *shards)
 		if err != nil {
 			return err

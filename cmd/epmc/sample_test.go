@@ -255,6 +255,7 @@ func TestSampleBadInput(t *testing.T) {
 		{"missing data file", base(filepath.Join(dir, "absent.csv")), nil, 1, []string{"absent.csv"}},
 		{"unknown sampler", base(good, "--sampler", "gibbs"), nil, 2, []string{`--sampler: unknown sampler "gibbs"`}},
 		{"bad metric", base(good, "--metric", "full"), nil, 2, []string{"--metric"}},
+		{"nuts flag with rwm", base(good, "--sampler", "rwm", "--max-depth", "12"), nil, 2, []string{"--max-depth applies to --sampler nuts only"}},
 		{"bad adapt delta", base(good, "--adapt-delta", "1.5"), nil, 2, []string{"--adapt-delta"}},
 		{"bad partition", base(good, "--partition", "random"), nil, 2, []string{"--partition", "random"}},
 		{"too many shards", base(good, "--shards", "40", "--shard", "39"), nil, 1, []string{"no rows"}},
