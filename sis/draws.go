@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/epmc/epmc/chains"
+	"github.com/epmc/epmc/subpost"
 )
 
 // errNoRuns is returned by Draws without results.
@@ -96,7 +97,8 @@ func meanStd(xs []float64) (mean, sd float64) {
 // rather than overstating the sample size.
 //
 // The columns are the constrained scalars of the model's parameters (named
-// by chains.Param.ScalarNames) and lp__, the log target at λ = 1 in θ-space
+// by chains.Param.ScalarNames, mapped by the model's subpost.Constrainer
+// when it has one, else by subpost.Constrain) and lp__, the log target at λ = 1 in θ-space
 // (PriorPower·LogPrior + LogLik, Jacobian included, as Stan's lp__). The
 // metadata carry the parameters, the prior power, the seed and the
 // sampler's settings, schedules, acceptance rates and log-evidence (as
@@ -124,8 +126,12 @@ func Draws(runs ...*StaticResult) (*chains.Draws, error) {
 	d := chains.New(names, len(runs), first.N)
 	x := make([]float64, k)
 	for c, r := range runs {
+		report := func(x, theta []float64) { subpost.Constrain(params, x, theta) }
+		if cm, ok := r.model.(subpost.Constrainer); ok {
+			report = cm.Constrain
+		}
 		for i := range r.N {
-			constrain(params, x, r.Particle(i))
+			report(x, r.Particle(i))
 			for v, val := range x {
 				d.Values[c][v][i] = val
 			}
@@ -139,17 +145,6 @@ func Draws(runs ...*StaticResult) (*chains.Draws, error) {
 	seed := first.Config.Seed
 	d.Meta = chains.Meta{Params: params, PriorPower: first.Config.PriorPower, Sampler: info, Seed: &seed}
 	return d, nil
-}
-
-// constrain maps θ to the constrained scalars of params (as
-// subpost.Constrain, which this package cannot import).
-func constrain(params []chains.Param, x, theta []float64) {
-	for _, p := range params {
-		n := p.Size()
-		k := p.Transform.Dim(n)
-		p.Transform.Constrain(x[:n], theta[:k])
-		x, theta = x[n:], theta[k:]
-	}
 }
 
 // SampleStaticChains runs nchains independent samplers (Run = 0, …,

@@ -10,22 +10,18 @@ import (
 
 	"github.com/epmc/epmc/chains"
 	"github.com/epmc/epmc/rng"
+	"github.com/epmc/epmc/subpost"
 )
 
-// StaticModel is a Bayesian model in an unconstrained parameterisation
-// θ ∈ ℝ^Dim whose tempered prior can be sampled exactly. It has the method
-// set of subpost.Model plus subpost.PriorSampler (declared here so that
-// subpost can use this package): LogPrior is the log prior density of the
-// constrained parameters plus the log absolute Jacobian of the map from θ,
-// LogLik the log-likelihood, and SamplePrior draws θ from the density
-// proportional to exp(power·LogPrior(θ)). The gradients are not used (pass
-// nil). Methods must be safe for concurrent use.
+// StaticModel is a subposterior model (subpost.Model: LogPrior is the log
+// prior density of the constrained parameters plus the log absolute
+// Jacobian of the map from θ, LogLik the log-likelihood) whose tempered
+// prior can be sampled exactly (subpost.PriorSampler: SamplePrior draws θ
+// from the density proportional to exp(power·LogPrior(θ))). The sampler
+// passes nil gradients. Methods must be safe for concurrent use.
 type StaticModel interface {
-	Dim() int
-	Params() []chains.Param
-	LogPrior(theta, grad []float64) float64
-	LogLik(theta, grad []float64) float64
-	SamplePrior(theta []float64, power float64, r *rand.Rand)
+	subpost.Model
+	subpost.PriorSampler
 }
 
 // StaticConfig configures SampleStatic. The zero value runs an adaptive
@@ -158,6 +154,8 @@ type StaticResult struct {
 	Stages      []Stage
 	// Config is the configuration with defaults filled in.
 	Config StaticConfig
+
+	model StaticModel
 }
 
 // Particle returns particle i.
@@ -277,7 +275,7 @@ func SampleStatic(ctx context.Context, model StaticModel, cfg StaticConfig) (*St
 	if err := s.blockErr(); err != nil {
 		return nil, err
 	}
-	res := &StaticResult{Dim: d, N: n, Params: model.Params(), Config: cfg}
+	res := &StaticResult{Dim: d, N: n, Params: model.Params(), Config: cfg, model: model}
 	lw := make([]float64, n)
 	w := make([]float64, n)
 	rs := Resampler{Scheme: cfg.Scheme}

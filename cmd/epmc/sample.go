@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/epmc/epmc/chains"
+	"github.com/epmc/epmc/sis"
 	"github.com/epmc/epmc/subpost"
 	"github.com/epmc/epmc/subpost/data"
 	"github.com/epmc/epmc/subpost/models"
@@ -22,6 +23,7 @@ type sampleFunc func(ctx context.Context, m subpost.Model, cfg subpost.Config, o
 var samplers = map[string]sampleFunc{
 	"nuts": subpost.Run,
 	"rwm":  subpost.Run,
+	"smc":  sis.RunSubposterior,
 }
 
 func init() {
@@ -31,8 +33,11 @@ func init() {
 		usage:   "epmc sample --model NAME --data FILE [--shards M --shard m] [flags] -o OUT.arrow",
 		help: `Samples the subposterior of one data shard, p(θ)^(1/M)·p(x_m | θ), with
 NUTS exactly as Stan runs it (multinomial sampling, windowed adaptation of
-the step size and a diagonal or dense metric) or with adaptive random-walk
-Metropolis, and writes the draws to an Arrow file that appears only when
+the step size and a diagonal or dense metric), with adaptive random-walk
+Metropolis, or with an SMC sampler (--sampler smc: adaptive tempering from
+the prior^(1/M) to the subposterior, so that every mode of a multimodal
+subposterior is represented; --chains independent runs of --draws
+particles each), and writes the draws to an Arrow file that appears only when
 the run has finished. Each of the M shards is meant to run as its own
 process: --shard falls back to SLURM_ARRAY_TASK_ID, then to
 JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs); shards are numbered from
@@ -123,6 +128,13 @@ func setupSample(fs *flag.FlagSet) func(e *env, args []string) error {
 			for _, f := range []string{"metric", "adapt-delta", "max-depth"} {
 				if set[f] {
 					return usagef("--%s applies to --sampler nuts only", f)
+				}
+			}
+		}
+		if *sampler == "smc" {
+			for _, f := range []string{"warmup", "save-warmup", "init"} {
+				if set[f] {
+					return usagef("--%s does not apply to --sampler smc (it has no warmup; --draws is the number of particles per run)", f)
 				}
 			}
 		}

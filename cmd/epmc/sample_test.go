@@ -99,23 +99,27 @@ func checkPosterior(t *testing.T, d *chains.Draws, names []string, mean []float6
 // with a known sigma, whose (sub)posteriors are Gaussian in closed form,
 // for the full posterior (M = 1) and one shard of M = 8 (the prior's
 // precision divided by 8), and compares means and variances with the
-// exact ones within 4 MCSE.
+// exact ones within 4 MCSE; with NUTS, and with the SMC sampler on one
+// case (its runs are the chains, so R-hat and the MCSE compare runs).
 func TestSampleConjugate(t *testing.T) {
 	dir := t.TempDir()
 	linPath, lin := writeSimulated(t, dir, "linear", models.SimConfig{N: 400, D: 2, Seed: 11, Sigma: 1.5})
 	normPath, norm := writeSimulated(t, dir, "normal", models.SimConfig{N: 300, Seed: 12, Sigma: 2})
 	const priorScale = 0.5 // small, so that tempering the prior shows
 	for _, tc := range []struct {
-		model  string
-		shards int
-		shard  int
+		model   string
+		shards  int
+		shard   int
+		sampler string
 	}{
-		{"normal", 1, 0}, {"normal", 8, 5}, {"linear", 1, 0}, {"linear", 8, 2},
+		{"normal", 1, 0, "nuts"}, {"normal", 8, 5, "nuts"}, {"linear", 1, 0, "nuts"}, {"linear", 8, 2, "nuts"},
+		{"linear", 8, 2, "smc"},
 	} {
-		t.Run(tc.model+"-M"+strconv.Itoa(tc.shards), func(t *testing.T) {
-			out := filepath.Join(dir, tc.model+strconv.Itoa(tc.shards)+".arrow")
+		t.Run(tc.model+"-M"+strconv.Itoa(tc.shards)+"-"+tc.sampler, func(t *testing.T) {
+			out := filepath.Join(dir, tc.model+strconv.Itoa(tc.shards)+tc.sampler+".arrow")
 			args := []string{"sample", "--model", tc.model, "--shards", strconv.Itoa(tc.shards), "--shard", strconv.Itoa(tc.shard),
-				"--prior-scale", strconv.FormatFloat(priorScale, 'g', -1, 64), "--draws", "2500", "--seed", "3", "-o", out}
+				"--prior-scale", strconv.FormatFloat(priorScale, 'g', -1, 64), "--draws", "2500", "--seed", "3",
+				"--sampler", tc.sampler, "-o", out}
 			var tab *data.Table
 			var sigma float64
 			var names []string
