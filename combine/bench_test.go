@@ -13,7 +13,7 @@ import (
 func benchProblem(tb testing.TB, M, T, d int, semi bool) *imgProblem {
 	tb.Helper()
 	shards, _, _ := gaussianShards(tb, M, T, d, 77, false, false)
-	p, err := newIMGProblem(shards, MarkovOptions{Bandwidth: Bandwidth{Rule: BandwidthSilverman}, NoAnneal: true, Levels: 1}, semi, !semi)
+	p, err := newIMGProblem(shards, MarkovOptions{Bandwidth: Bandwidth{Rule: BandwidthSilverman}, NoAnneal: true, Levels: 1}, semi, !semi, Settings{Seed: 1})
 	if err != nil {
 		tb.Fatal(err)
 	}

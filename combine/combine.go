@@ -35,10 +35,22 @@ type Settings struct {
 	Seed uint64
 	// Workers bounds the goroutines used; it never changes the output.
 	Workers int
+	// ShardLabels, when set, names the shards (in input order) in the
+	// notes of a result, such as "shard 0 (shard-0.arrow)"; by default
+	// they are "shard 1", "shard 2", … in input order.
+	ShardLabels []string
 	// Progress, when not nil, is called from each chain's goroutine as it
 	// advances, with the iterations done and the total (burn-in included;
 	// the total may grow once a chain has chosen its thinning).
 	Progress func(chain, done, total int)
+}
+
+// shardLabel names shard m (0-based input position) in notes.
+func (s Settings) shardLabel(m int) string {
+	if m < len(s.ShardLabels) && s.ShardLabels[m] != "" {
+		return s.ShardLabels[m]
+	}
+	return fmt.Sprintf("shard %d", m+1)
 }
 
 func (s Settings) withDefaults() Settings {
@@ -80,11 +92,24 @@ type Info struct {
 	Whitening string `json:"whitening,omitempty"`
 	// BandwidthRule, BaseBandwidth (h at iteration 1) and Bandwidth (the
 	// final h, used for every kept draw) are in whitened units.
-	BandwidthRule      string  `json:"bandwidth_rule,omitempty"`
-	BaseBandwidth      float64 `json:"base_bandwidth,omitempty"`
-	Bandwidth          float64 `json:"bandwidth,omitempty"`
-	Anneal             bool    `json:"anneal,omitempty"`
-	VarianceCorrection bool    `json:"variance_correction,omitempty"`
+	BandwidthRule string  `json:"bandwidth_rule,omitempty"`
+	BaseBandwidth float64 `json:"base_bandwidth,omitempty"`
+	Bandwidth     float64 `json:"bandwidth,omitempty"`
+	// BandwidthLCV is the cross-validated bandwidth the automatic rule
+	// starts from; Calibration records the candidates it tried (largest
+	// first). EffectiveDraws[m] is shard m's effective number of draws in
+	// the product (see MarkovOptions.MinEffectiveDraws), measured at kept
+	// states of the output chains, or by the calibration chain when the
+	// semiparametric method returned its parametric start.
+	BandwidthLCV   float64           `json:"bandwidth_lcv,omitempty"`
+	Calibration    []CalibrationStep `json:"calibration,omitempty"`
+	EffectiveDraws []float64         `json:"effective_draws,omitempty"`
+	// ParametricStart is set when the semiparametric method could not
+	// estimate its KDE correction and returned its parametric start, the
+	// Gaussian product (see Notes).
+	ParametricStart    bool `json:"parametric_start,omitempty"`
+	Anneal             bool `json:"anneal,omitempty"`
+	VarianceCorrection bool `json:"variance_correction,omitempty"`
 	// Acceptance[c] is chain c's acceptance rate of index moves over its
 	// kept iterations; ShardAcceptance[c][m] the same for shard m's moves.
 	Acceptance      []float64   `json:"acceptance,omitempty"`

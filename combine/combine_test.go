@@ -137,6 +137,9 @@ func replicateExactness(t *testing.T, method Method, M, T, d, R int, gross float
 		if err != nil {
 			t.Fatal(err)
 		}
+		if r == 0 {
+			t.Logf("replicate 0: h = %.3f (cross-validated %.3f), effective draws %.0f, parametric start %v", res.Info.Bandwidth, res.Info.BandwidthLCV, res.Info.EffectiveDraws, res.Info.ParametricStart)
+		}
 		z, w := whitenedError(pool(res.Draws), mu, cov)
 		for j := range d {
 			meanErr[j] = append(meanErr[j], z[j])
@@ -270,7 +273,8 @@ func TestMultimodal(t *testing.T) {
 			if tol := 4 * math.Hypot(se, seExact); math.Abs(got-plusExact) > tol {
 				t.Errorf("weight of the + mode %.3f, exact %.3f, tolerance %.3f", got, plusExact, tol)
 			}
-			t.Logf("MMTV %.3f, + weight %.3f (exact %.3f ± %.3f), swap acceptance %v", dist.MMTV, got, plusExact, se, res.Info.SwapAcceptance[0])
+			t.Logf("MMTV %.3f, + weight %.3f (exact %.3f ± %.3f), swap acceptance %v; h = %.3f (cross-validated %.3f), effective draws %.0f",
+				dist.MMTV, got, plusExact, se, res.Info.SwapAcceptance[0], res.Info.Bandwidth, res.Info.BandwidthLCV, res.Info.EffectiveDraws)
 		})
 	}
 }

@@ -57,14 +57,32 @@ K consecutive Stan CSV files (the chains of one run) one shard.
 
 The Markov-chain methods (nonparametric, semiparametric) run --chains
 chains in parallel, each a ladder of index chains at increasing bandwidths
-(tempering, so that several modes keep their weights); the bandwidth is in
-units of a typical shard's standard deviation after whitening, annealed
-over burn-in. The automatic bandwidth (likelihood cross-validation) suits
-low dimensions and multimodal shards; for near-Gaussian shards in five or
-more dimensions give semiparametric a large bandwidth (--bandwidth 4): it
-then corrects the Gaussian product for skewness instead of chasing noise
-(at the cost of a few percent of variance).
-The other methods write their draws in --chains equal blocks. The report on stderr gives acceptance rates; the output's metadata
+(tempering, so that several modes keep their weights). The bandwidth h is
+in units of a typical shard's standard deviation after whitening, annealed
+over burn-in. --bandwidth auto (the default) starts from likelihood
+cross-validation, which resolves each shard's shape and several modes,
+and widens the kernels until every shard contributes at least
+--effective-draws (400) effective draws to the product where it lies
+(the Kish size of its conditional distribution given the other shards,
+measured by a short calibration chain). In one to three dimensions this
+is usually the cross-validated h, and the KDE methods then correct the
+skewness that the Gaussian methods miss; in more dimensions, or when the
+shards disagree by several shard sds, the product lies where each shard
+has few draws and h must grow. The range is limited: nonparametric stops
+at the widest h its variance correction allows, and says so when the
+product is still poorly determined there; semiparametric's correction has
+heavy-tailed weights 1/N(θ_t | shard fit) beyond h ≈ 1, so when no h up to
+1 gives enough effective draws it returns its parametric start, the
+Gaussian product, and says so. On a logistic regression with 6
+parameters and 8 shards of 10,000 draws, cross-validation alone left
+semiparametric 1 to 2 posterior sd off; the automatic rule gives the
+Gaussian product there (within 0.13 sd of the full-data posterior) and
+nonparametric within 0.11 sd. A fixed large --bandwidth is no skewness
+correction: the estimate tends to the Gaussian product as 1/h², tilted by
+each shard's most extreme draws. --bandwidth lcv is cross-validation
+alone.
+The other methods write their draws in --chains equal blocks. The report
+on stderr gives acceptance rates and effective draws; the output's metadata
 (epmc.combine) records the method, settings, rates and the inputs' SHA-256.
 Output is bit-identical for the same inputs and --seed on any machine.
 
@@ -78,10 +96,10 @@ Examples:
 }
 
 type combineFlags struct {
-	method, out, bandwidth, burn, thin, levels, params string
-	draws, chains, group                               int
-	seed                                               uint64
-	allowMissing, zstd                                 bool
+	method, out, bandwidth, burn, thin, levels, params, effective string
+	draws, chains, group                                          int
+	seed                                                          uint64
+	allowMissing, zstd                                            bool
 }
 
 func setupCombine(fs *flag.FlagSet) func(e *env, args []string) error {
@@ -91,7 +109,8 @@ func setupCombine(fs *flag.FlagSet) func(e *env, args []string) error {
 	fs.IntVar(&f.draws, "draws", 1000, "output draws per chain")
 	fs.IntVar(&f.chains, "chains", 4, "output chains (Markov chains, or blocks of draws)")
 	fs.Uint64Var(&f.seed, "seed", 1, "random `seed`")
-	fs.StringVar(&f.bandwidth, "bandwidth", "auto", "nonparametric/semiparametric: auto (likelihood cross-validation), scott, silverman or a `number` (whitened units)")
+	fs.StringVar(&f.bandwidth, "bandwidth", "auto", "nonparametric/semiparametric: auto (cross-validated, widened to 400 effective draws per shard), lcv, scott, silverman or a `number` (whitened units)")
+	fs.StringVar(&f.effective, "effective-draws", "auto", fmt.Sprintf("nonparametric/semiparametric with --bandwidth auto: effective draws each shard must contribute to the product, or auto (%d)", combine.DefaultMinEffectiveDraws))
 	fs.StringVar(&f.burn, "burn", "auto", "nonparametric/semiparametric: sweeps discarded per chain, or auto")
 	fs.StringVar(&f.thin, "thin", "auto", "nonparametric/semiparametric: keep every `N`-th sweep, or auto (from the burn-in acceptance rate)")
 	fs.StringVar(&f.levels, "levels", "auto", "nonparametric/semiparametric: bandwidth-tempering levels (1 turns tempering off), or auto")
@@ -159,12 +178,21 @@ func runCombine(e *env, f *combineFlags, args []string) error {
 	if f.levels != "auto" && opts.Levels == 0 {
 		return usagef("--levels must be at least 1")
 	}
+	if opts.MinEffectiveDraws, err = autoInt("effective-draws", f.effective, 0); err != nil {
+		return err
+	}
+	if f.effective != "auto" && opts.MinEffectiveDraws == 0 {
+		return usagef("--effective-draws must be at least 1")
+	}
+	if f.effective != "auto" && opts.Bandwidth.Rule != combine.BandwidthAuto {
+		return usagef("--effective-draws sets the target of --bandwidth auto, not of --bandwidth %s", f.bandwidth)
+	}
 	method, err := combine.ByName(f.method, opts)
 	if err != nil {
 		return usagef("--method: %v", err)
 	}
 	if !combine.IsMarkov(f.method) {
-		for _, fl := range []struct{ name, val string }{{"bandwidth", f.bandwidth}, {"burn", f.burn}, {"thin", f.thin}, {"levels", f.levels}} {
+		for _, fl := range []struct{ name, val string }{{"bandwidth", f.bandwidth}, {"burn", f.burn}, {"thin", f.thin}, {"levels", f.levels}, {"effective-draws", f.effective}} {
 			if fl.val != "auto" {
 				return usagef("--%s applies to the nonparametric and semiparametric methods, not %s", fl.name, f.method)
 			}
@@ -210,8 +238,15 @@ func runCombine(e *env, f *combineFlags, args []string) error {
 	for c := range bars {
 		bars[c] = prog.Add(fmt.Sprintf("chain %d", c+1), f.draws)
 	}
+	labels := make([]string, len(shards))
+	for m, sh := range shards {
+		labels[m] = filepath.Base(sh.files[0])
+		if s := sh.draws.Meta; s.Shards > 0 {
+			labels[m] = fmt.Sprintf("shard %d (%s)", s.Shard, labels[m])
+		}
+	}
 	res, err := method.Combine(e.ctx, data, combine.Settings{
-		Chains: f.chains, Draws: f.draws, Seed: f.seed,
+		Chains: f.chains, Draws: f.draws, Seed: f.seed, ShardLabels: labels,
 		Progress: func(chain, n, total int) {
 			bars[chain].SetTotal(total, false)
 			bars[chain].IncrBy(n - done[chain])
@@ -570,7 +605,14 @@ func reportCombine(w io.Writer, in combine.Info, shards []*shardInput, out strin
 	}
 	fmt.Fprintf(w, "epmc combine: %s of %d shards (%s, %d parameters): %d chains × %d draws\n",
 		in.Method, in.Shards, per, in.Dim, in.Chains, in.DrawsPerChain)
+	if in.ParametricStart {
+		fmt.Fprintf(w, "  bandwidth %s: cross-validated h = %.3g; no h up to %.3g gives enough effective draws\n",
+			in.BandwidthRule, in.BandwidthLCV, in.Calibration[0].Bandwidth)
+	}
 	if in.Acceptance == nil {
+		for _, n := range in.Notes {
+			fmt.Fprintf(w, "  note: %s\n", n)
+		}
 		fmt.Fprintf(w, "  wrote %s\n", out)
 		return
 	}
@@ -578,7 +620,11 @@ func reportCombine(w io.Writer, in combine.Info, shards []*shardInput, out strin
 	if in.Anneal {
 		anneal = fmt.Sprintf(", annealed from %.3g", in.BaseBandwidth)
 	}
-	fmt.Fprintf(w, "  bandwidth %s: h = %.3g in whitened units%s; %d tempering level(s)\n", in.BandwidthRule, in.Bandwidth, anneal, len(in.Ladder))
+	lcv := ""
+	if in.BandwidthLCV > 0 && in.BandwidthLCV != in.Bandwidth {
+		lcv = fmt.Sprintf(" (cross-validated %.3g)", in.BandwidthLCV)
+	}
+	fmt.Fprintf(w, "  bandwidth %s: h = %.3g in whitened units%s%s; %d tempering level(s)\n", in.BandwidthRule, in.Bandwidth, lcv, anneal, len(in.Ladder))
 	fmt.Fprintf(w, "  burn-in %d sweeps, thinning %s\n", in.Burn, joinInts(in.Thin))
 	fmt.Fprintf(w, "  index-move acceptance per chain: %s\n", joinRates(in.Acceptance))
 	lo, hi := 1.0, 0.0
@@ -594,6 +640,17 @@ func reportCombine(w io.Writer, in combine.Info, shards []*shardInput, out strin
 		}
 	}
 	fmt.Fprintf(w, "  per shard: lowest %.3f (%s), highest %.3f (%s)\n", lo, shardName(shards, loShard), hi, shardName(shards, hiShard))
+	if len(in.EffectiveDraws) > 0 {
+		m := 0
+		for k, v := range in.EffectiveDraws {
+			if v < in.EffectiveDraws[m] {
+				m = k
+			}
+		}
+		sorted := append([]float64(nil), in.EffectiveDraws...)
+		sort.Float64s(sorted)
+		fmt.Fprintf(w, "  effective draws per shard in the product: lowest %.0f (%s), median %.0f\n", in.EffectiveDraws[m], shardName(shards, m), sorted[len(sorted)/2])
+	}
 	if len(in.SwapAcceptance) > 0 {
 		slo, shi := 1.0, 0.0
 		for _, chain := range in.SwapAcceptance {
@@ -611,7 +668,7 @@ func reportCombine(w io.Writer, in combine.Info, shards []*shardInput, out strin
 		worst = math.Min(worst, a)
 	}
 	if worst < 0.01 {
-		fmt.Fprintf(w, "  warning: index moves are rarely accepted (%.4f): the KDE product is dominated by noise or mixes slowly; check R-hat and ESS with epmc diagnose, and try a larger --bandwidth (3 to 5 for near-Gaussian shards)\n", worst)
+		fmt.Fprintf(w, "  warning: index moves are rarely accepted (%.4f): the chains mix slowly; check R-hat and ESS with epmc diagnose, and prefer --bandwidth auto, which widens h until every shard contributes enough draws\n", worst)
 	}
 	fmt.Fprintf(w, "  wrote %s\n", out)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/epmc/epmc/chains"
+	"github.com/epmc/epmc/combine"
 	"github.com/epmc/epmc/rng"
 )
 
@@ -142,7 +143,18 @@ func TestCombineCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("semiparametric: %s", stderr)
 	}
-	for _, want := range []string{"semiparametric of 4 shards", "bandwidth silverman: h = ", "burn-in 500 sweeps", "index-move acceptance per chain: ", "per shard: lowest"} {
+	for _, want := range []string{"semiparametric of 4 shards", "bandwidth silverman: h = ", "burn-in 500 sweeps", "index-move acceptance per chain: ", "per shard: lowest",
+		"effective draws per shard in the product: lowest "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("report lacks %q:\n%s", want, stderr)
+		}
+	}
+	// The default bandwidth reports where it started and what it reached.
+	_, stderr, code = cli(t, "combine", "--method", "nonparametric", "--draws", "200", "--chains", "2", "-o", filepath.Join(dir, "np.arrow"), paths[0], paths[1], paths[2], paths[3])
+	if code != 0 {
+		t.Fatalf("nonparametric: %s", stderr)
+	}
+	for _, want := range []string{"bandwidth auto (from likelihood cross-validation, raised to 400 effective draws per shard): h = ", "effective draws per shard in the product: lowest "} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("report lacks %q:\n%s", want, stderr)
 		}
@@ -193,6 +205,23 @@ func meanSD(x []float64) (float64, float64) {
 }
 
 // Every refusal has its exact message.
+// When semiparametric returns its parametric start, the report says so
+// and gives the note, without acceptance rates it does not have.
+func TestReportParametricStart(t *testing.T) {
+	var b strings.Builder
+	reportCombine(&b, combine.Info{Method: "semiparametric", Shards: 8, ShardDraws: []int{100, 100}, Dim: 6, Chains: 4, DrawsPerChain: 10,
+		BandwidthRule: "auto (…)", BandwidthLCV: 0.47, ParametricStart: true,
+		Calibration: []combine.CalibrationStep{{Bandwidth: 1, EffectiveDraws: 3, Shard: 2}},
+		Notes:       []string{"the KDE correction cannot be estimated"}}, nil, "out.arrow")
+	want := "epmc combine: semiparametric of 8 shards (100 draws each, 6 parameters): 4 chains × 10 draws\n" +
+		"  bandwidth auto (…): cross-validated h = 0.47; no h up to 1 gives enough effective draws\n" +
+		"  note: the KDE correction cannot be estimated\n" +
+		"  wrote out.arrow\n"
+	if b.String() != want {
+		t.Errorf("report\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
 func TestCombineRefusals(t *testing.T) {
 	dir := t.TempDir()
 	good := shardSpec{shards: 3, priorPower: 1.0 / 3, convention: chains.ConventionProduct, fingerprint: "fp1"}
@@ -297,7 +326,11 @@ func TestCombineUsage(t *testing.T) {
 		{[]string{"--method", "consensus", paths[0]}, "-o OUT is required"},
 		{[]string{"--method", "consensus", "-o", out}, "no input files"},
 		{[]string{"--method", "consensus", "--bandwidth", "0.3", "-o", out, paths[0]}, "--bandwidth applies to the nonparametric and semiparametric methods, not consensus"},
-		{[]string{"--method", "nonparametric", "--bandwidth", "wide", "-o", out, paths[0]}, `--bandwidth: bandwidth "wide": want auto, scott, silverman or a positive number`},
+		{[]string{"--method", "nonparametric", "--bandwidth", "wide", "-o", out, paths[0]}, `--bandwidth: bandwidth "wide": want auto, lcv, scott, silverman or a positive number`},
+		{[]string{"--method", "nonparametric", "--effective-draws", "0", "-o", out, paths[0]}, "--effective-draws must be at least 1"},
+		{[]string{"--method", "nonparametric", "--effective-draws", "many", "-o", out, paths[0]}, `--effective-draws "many": want auto or a non-negative integer`},
+		{[]string{"--method", "semiparametric", "--bandwidth", "0.5", "--effective-draws", "100", "-o", out, paths[0]}, "--effective-draws sets the target of --bandwidth auto, not of --bandwidth 0.5"},
+		{[]string{"--method", "swiss", "--effective-draws", "100", "-o", out, paths[0]}, "--effective-draws applies to the nonparametric and semiparametric methods, not swiss"},
 		{[]string{"--method", "nonparametric", "--thin", "0", "-o", out, paths[0]}, "--thin must be at least 1"},
 		{[]string{"--method", "consensus", "--group", "2", "-o", out, paths[0], paths[1], paths[0]}, "--group 2 does not divide the 3 input files"},
 		{[]string{"--method", "consensus", "-o", paths[0], paths[0], paths[1]}, "is one of the inputs"},

@@ -31,6 +31,13 @@ type SimConfig struct {
 	// Sigma is the noise scale of linear, the scale of normal and the
 	// component scale of mixture [1].
 	Sigma float64
+	// Signal, when positive, rescales a regression's coefficients so that
+	// the linear predictor x·beta has exactly this standard deviation
+	// under the predictors' distribution, sd(x·beta) = √(betaᵀ R beta) with
+	// R_jk = Rho^|j−k| (the intercept is unchanged). It controls how far
+	// the posterior is from Gaussian at a given N: logistic posteriors
+	// grow more skewed as the signal grows. [0: the coefficients as drawn]
+	Signal float64
 	// K is the number of mixture components [3].
 	K int
 	// Digits, when positive, rounds every real-valued column to that many
@@ -78,6 +85,9 @@ func (t *Truth) add(name string, v float64) {
 //	          the first axis), mu_kj ~ normal(0, Sigma) for j > 1;
 //	          y ~ normal_D(mu_z, Sigma²I), z ~ Categorical(w)
 //
+// With Signal > 0 the coefficients are then rescaled so that sd(x·beta) =
+// Signal exactly.
+//
 // Predictors x_1…x_D are standard normal with corr(x_j, x_k) = Rho^|j−k|:
 // x_1 = e_1, x_j = Rho·x_{j−1} + √(1 − Rho²)·e_j with independent
 // standard normal e_j. Columns are named y, x1…xD for the regressions;
@@ -109,6 +119,8 @@ func Simulate(model string, c SimConfig) (*data.Table, Truth, error) {
 		return nil, Truth{}, fmt.Errorf("simulate: N and D must be positive, have %d and %d", c.N, c.D)
 	case !(c.Rho > -1 && c.Rho < 1):
 		return nil, Truth{}, fmt.Errorf("simulate: Rho must lie in (−1, 1), have %g", c.Rho)
+	case !(c.Signal >= 0):
+		return nil, Truth{}, fmt.Errorf("simulate: Signal must not be negative, have %g", c.Signal)
 	case !(c.Sigma > 0):
 		return nil, Truth{}, fmt.Errorf("simulate: Sigma must be positive, have %g", c.Sigma)
 	case model == "mixture" && c.K < 2:
@@ -141,6 +153,21 @@ func Simulate(model string, c SimConfig) (*data.Table, Truth, error) {
 	beta := make([]float64, c.D)
 	for j := range beta {
 		beta[j] = scale * pr.NormFloat64()
+	}
+	if c.Signal > 0 {
+		v := 0.0
+		for j := range beta {
+			for k := range beta {
+				v += beta[j] * beta[k] * math.Pow(c.Rho, math.Abs(float64(j-k)))
+			}
+		}
+		if v > 0 {
+			for j := range beta {
+				beta[j] *= c.Signal / math.Sqrt(v)
+			}
+		}
+	}
+	for j := range beta {
 		truth.add(fmt.Sprintf("beta[%d]", j+1), beta[j])
 	}
 	if model == "linear" {
