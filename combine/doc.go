@@ -20,8 +20,8 @@
 // subposterior is Gaussian and keep little else. Skewed subposteriors bias
 // them by O(M/N) in parameter units, O(M/√N) in posterior sds: on a
 // logistic regression with N = 20,000 rows, d = 6 and M = 8 shards this is
-// 0.05–0.08 sd when the linear predictor has sd 1 and 0.07–0.18 sd when it
-// has sd 2. The KDE methods are asymptotically exact in the number of
+// 0.05–0.13 sd when the linear predictor has sd 1 and 0.08–0.25 sd when it
+// has sd 2, depending on the data set. The KDE methods are asymptotically exact in the number of
 // draws per shard and remove that bias where they can be estimated — in
 // one to five dimensions when the shards overlap — but need T ≫ exp(d)
 // and degrade as the shards disagree, because the product lies where each

@@ -30,8 +30,8 @@ import (
 //     < 0.15 posterior sd on every coordinate and MMTV < 0.1.
 //   - Signal 2 (strong: the coefficient scale of models.Simulate's default,
 //     2/√D) is reported, with MMTV < 0.1 held for both. Its shards (2,500
-//     rows each) are skewed enough that every Gaussian method is off by up
-//     to about 0.18 sd on this seed (0.07–0.09 on others): the Gaussian
+//     rows each) are skewed enough that every Gaussian method is off by
+//     0.25 sd on this seed (0.08–0.09 on two others): the Gaussian
 //     product's bias is O(M/N) in parameter units, O(M/√N) in sd units,
 //     and no combination of Gaussian fits removes it.
 //
