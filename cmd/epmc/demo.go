@@ -139,11 +139,11 @@ func setupDemo(fs *flag.FlagSet) func(e *env, args []string) error {
 					continue
 				}
 				verdict := "within"
-				if !(c.MaxMeanErrorSD < demoLimit) {
+				if !(c.Distances.MaxMeanErrorSD < demoLimit) {
 					verdict = "NOT within"
 					bad = append(bad, name)
 				}
-				fmt.Fprintf(w, "  %-15s max mean error %.3f sd: %s %.2f\n", name, c.MaxMeanErrorSD, verdict, demoLimit)
+				fmt.Fprintf(w, "  %-15s max mean error %.3f sd: %s %.2f\n", name, c.Distances.MaxMeanErrorSD, verdict, demoLimit)
 			}
 		}
 		fmt.Fprintf(w, "\nLook at %s and %s; then try\n  epmc summary %s\n  epmc plot --kind trace -o %s %s\n",

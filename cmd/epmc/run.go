@@ -423,10 +423,13 @@ type runResult struct {
 	compare   []methodDistance
 }
 
+// methodDistance is one method's distances from the reference, as written
+// to DIR/summary/compare.json.
 type methodDistance struct {
-	Method string `json:"method"`
-	File   string `json:"file"`
-	combine.Distances
+	Method    string            `json:"method"`
+	File      string            `json:"file"`
+	Reference string            `json:"reference"`
+	Distances combine.Distances `json:"distances"`
 }
 
 func (l *launcher) run() (res *runResult, err error) {
@@ -866,7 +869,7 @@ func (l *launcher) postprocess(res *runResult) error {
 			if err := l.subcommand(&out, io.Discard, "compare", "--format", "json", file, res.reference); err != nil {
 				return fmt.Errorf("compare %s: %w", file, err)
 			}
-			md := methodDistance{Method: m.name, File: file}
+			md := methodDistance{Method: m.name, File: file, Reference: res.reference}
 			if err := json.Unmarshal(out.Bytes(), &md.Distances); err != nil {
 				return fmt.Errorf("compare %s: %w", file, err)
 			}
@@ -948,7 +951,8 @@ func writeMethodTable(w io.Writer, rows []methodDistance, reference string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "method\tmax mean err/sd\tMahalanobis\tcov err\tmax KS D\tMMTV\tenergy\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t\n", r.Method, r.MaxMeanErrorSD, r.MahalanobisMeanError, r.CovRelError, r.KSMax, r.MMTV, r.EnergyDistance)
+		d := r.Distances
+		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t\n", r.Method, d.MaxMeanErrorSD, d.MahalanobisMeanError, d.CovRelError, d.KSMax, d.MMTV, d.EnergyDistance)
 	}
 	tw.Flush()
 }
