@@ -77,7 +77,8 @@ when complete, and temporaries left by killed processes are removed.
 Running again with the same DIR resumes: a shard file that is readable and
 whose metadata (shard, shard count, data fingerprint, model, sampler
 settings, chains, seed) match this run is kept; any other is sampled again,
-with a line saying why. Combination, summary and plots are always redone.
+with a line saying why. Combination, summary and plots are always redone
+(files of methods not asked for this time are left as they are).
 
 Examples:
   epmc run --model logistic --data train.csv --x age,income --shards 8 -j 2 \
@@ -227,7 +228,10 @@ type expectation struct {
 	model       json.RawMessage
 	seed        uint64
 	chains      int
-	sampler     subpost.SamplerInfo // the settings part
+	sampler     string
+	// settings are the values the sampler records in its metadata
+	// (epmc.sampler) under these keys for the flags of this run.
+	settings map[string]any
 }
 
 // launcher runs one local job.
@@ -374,16 +378,8 @@ func newLauncher(e *env, lf *launchFlags) (*launcher, error) {
 	set := expectation{
 		kind: chains.KindSubposterior, shards: lf.shards, partition: part.String(),
 		fingerprint: data.Fingerprint(tab, part), model: spec, seed: seed,
-		chains: flagValue[int](sfs, "chains"),
-		sampler: subpost.SamplerInfo{
-			Name: sampler, NumWarmup: flagValue[int](sfs, "warmup"), NumSamples: flagValue[int](sfs, "draws"),
-			SaveWarmup: flagValue[bool](sfs, "save-warmup"), InitRadius: flagValue[float64](sfs, "init"), Seed: seed,
-		},
-	}
-	if sampler == "nuts" {
-		set.sampler.Metric = subpost.MetricKind(metric)
-		set.sampler.AdaptDelta = flagValue[float64](sfs, "adapt-delta")
-		set.sampler.MaxDepth = flagValue[int](sfs, "max-depth")
+		chains: flagValue[int](sfs, "chains"), sampler: sampler,
+		settings: samplerSettings(sfs, sampler),
 	}
 	if lf.shards == 1 {
 		set.kind = chains.KindFull
@@ -401,12 +397,11 @@ func newLauncher(e *env, lf *launchFlags) (*launcher, error) {
 
 // task is one sample process to run: a shard or the reference.
 type task struct {
-	name  string // "shard 3" or "reference"
-	stem  string // "shard-0003" or "reference": log and pid file names
-	path  string // output file
-	args  []string
-	exp   expectation
-	order int // larger runs first
+	name string // "shard 3" or "reference"
+	stem string // "shard-0003" or "reference": log and pid file names
+	path string // output file
+	args []string
+	exp  expectation
 }
 
 func (l *launcher) shardPath(m int) string {
@@ -561,30 +556,74 @@ func checkDraws(path string, exp expectation) string {
 	case d.NumChains() != exp.chains:
 		return differ("chain count", d.NumChains(), exp.chains)
 	}
-	var info subpost.SamplerInfo
-	if err := json.Unmarshal(m.Sampler, &info); err != nil {
+	var rec map[string]any
+	if err := json.Unmarshal(m.Sampler, &rec); err != nil {
 		return fmt.Sprintf("%s has no readable sampler settings (%v)", path, err)
 	}
-	w := exp.sampler
-	for _, c := range []struct {
-		what       string
-		have, want any
-	}{
-		{"sampler", info.Name, w.Name},
-		{"metric", orNone(string(info.Metric)), orNone(string(w.Metric))},
-		{"warmup", info.NumWarmup, w.NumWarmup},
-		{"draws", info.NumSamples, w.NumSamples},
-		{"save-warmup", info.SaveWarmup, w.SaveWarmup},
-		{"adapt-delta", info.AdaptDelta, w.AdaptDelta},
-		{"max-depth", info.MaxDepth, w.MaxDepth},
-		{"init", info.InitRadius, w.InitRadius},
-		{"sampler seed", info.Seed, w.Seed},
-	} {
-		if c.have != c.want {
-			return differ("--"+strings.ReplaceAll(c.what, " ", "-")+" =", c.have, c.want)
+	name, _ := rec["name"].(string)
+	if name == "" {
+		name, _ = rec["sampler"].(string)
+	}
+	if name != exp.sampler {
+		return differ("--sampler =", orNone(name), exp.sampler)
+	}
+	keys := make([]string, 0, len(exp.settings))
+	for k := range exp.settings {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		have, ok := rec[k]
+		if !ok {
+			continue // this version of the sampler does not record it
+		}
+		if want := exp.settings[k]; fmt.Sprint(have) != fmt.Sprint(want) {
+			return differ(settingFlags[k]+" =", have, want)
 		}
 	}
 	return ""
+}
+
+// settingFlags names the epmc sample flag behind each sampler metadata key
+// that resume checks.
+var settingFlags = map[string]string{
+	"metric": "--metric", "num_warmup": "--warmup", "num_samples": "--draws", "save_warmup": "--save-warmup",
+	"adapt_delta": "--adapt-delta", "max_depth": "--max-depth", "init_radius": "--init", "particles": "--draws",
+}
+
+// samplerSettings returns the sampler metadata a run with these flags
+// records, by key (see subpost.SamplerInfo and sis.RunSubposterior's
+// record): the settings that decide the draws, not the adapted values;
+// the seed is checked exactly in the file's epmc.seed. Numbers are
+// float64, as encoding/json decodes them.
+func samplerSettings(sfs *flag.FlagSet, sampler string) map[string]any {
+	num := func(name string) float64 {
+		switch v := sfs.Lookup(name).Value.(flag.Getter).Get().(type) {
+		case int:
+			return float64(v)
+		case uint64:
+			return float64(v)
+		case float64:
+			return v
+		}
+		panic("epmc: --" + name + " is not a number")
+	}
+	switch sampler {
+	case "nuts", "rwm":
+		s := map[string]any{
+			"num_warmup": num("warmup"), "num_samples": num("draws"), "save_warmup": flagValue[bool](sfs, "save-warmup"),
+			"init_radius": num("init"),
+		}
+		if sampler == "nuts" {
+			s["metric"] = flagValue[string](sfs, "metric")
+			s["adapt_delta"] = num("adapt-delta")
+			s["max_depth"] = num("max-depth")
+		}
+		return s
+	case "smc":
+		return map[string]any{"particles": num("draws")}
+	}
+	return nil
 }
 
 func sameJSON(a, b json.RawMessage) bool { return compactJSON(a) == compactJSON(b) }

@@ -377,3 +377,22 @@ func TestShellJoin(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
+
+// TestRunResumeSMC: resume reads the settings of each sampler's own
+// metadata, here SMC's.
+func TestRunResumeSMC(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	t.Setenv("EPMC_TEST_AS_MAIN", "1")
+	args := []string{"run", "--model", "logistic", "--data", "../../testdata/data/logistic.csv", "--x", "x1,x2",
+		"--shards", "2", "--sampler", "smc", "--chains", "2", "--draws", "200", "--methods", "consensus", "--no-plots", "-o", out}
+	if _, errOut, code := cli(t, args...); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if _, errOut, code := cli(t, args...); code != 0 || strings.Count(errOut, "matches this run, kept") != 2 {
+		t.Errorf("second run: exit %d\n%s", code, errOut)
+	}
+	args[slices.Index(args, "--draws")+1] = "300"
+	if _, errOut, code := cli(t, args...); code != 0 || !strings.Contains(errOut, "has --draws = 200, this run wants 300") {
+		t.Errorf("run with other --draws: exit %d\n%s", code, errOut)
+	}
+}
