@@ -254,7 +254,13 @@ type launcher struct {
 	start time.Time
 	mu    sync.Mutex // guards stderr status lines and the counters
 	done  int
+	// running holds the start times of the processes running now, for the
+	// heartbeat line.
+	running map[string]time.Time
 }
+
+// heartbeat is how often a long sampling phase says what is running.
+const heartbeat = 30 * time.Second
 
 func flagValue[T any](fs *flag.FlagSet, name string) T {
 	f := fs.Lookup(name)
@@ -670,6 +676,28 @@ func (l *launcher) sample(tasks []*task) error {
 	g.SetLimit(l.jobs)
 	var mu sync.Mutex
 	var failed []error
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	stopBeat := make(chan struct{})
+	defer close(stopBeat)
+	go func() {
+		for {
+			select {
+			case <-stopBeat:
+				return
+			case <-tick.C:
+				l.mu.Lock()
+				var run []string
+				for name, since := range l.running {
+					run = append(run, fmt.Sprintf("%s (%s)", name, time.Since(since).Round(time.Second)))
+				}
+				done := l.done
+				l.mu.Unlock()
+				slices.Sort(run)
+				l.status("%d of %d done; running: %s", done, len(tasks), strings.Join(run, ", "))
+			}
+		}
+	}()
 	for _, t := range tasks {
 		g.Go(func() error {
 			if ctx.Err() != nil {
@@ -718,10 +746,19 @@ func (l *launcher) runTask(ctx context.Context, t *task, total int) error {
 			return fmt.Errorf("%s: log file: %w", t.name, err)
 		}
 		l.status("%s: started (attempt %d of %d)", t.name, a, attempts)
+		l.mu.Lock()
+		if l.running == nil {
+			l.running = map[string]time.Time{}
+		}
+		l.running[t.name] = time.Now()
+		l.mu.Unlock()
 		fmt.Fprintf(logf, "== epmc run: %s, attempt %d of %d, %s\n== %s sample %s\n", t.name, a, attempts,
 			time.Now().Format(time.RFC3339), filepath.Base(l.e.self), strings.Join(t.args, " "))
 		began := time.Now()
 		code, err := l.runChild(ctx, t, logf, pidPath)
+		l.mu.Lock()
+		delete(l.running, t.name)
+		l.mu.Unlock()
 		secs := time.Since(began).Seconds()
 		switch {
 		case err == nil:
