@@ -327,6 +327,37 @@ func TestMarkovInfo(t *testing.T) {
 	}
 }
 
+// Annealing must be over when burn-in is: a burn-in shorter than the
+// default horizon (here 1537 sweeps) used to leave the first kept sweeps
+// at wider, annealed bandwidths, so the output was too wide and its
+// chain not time-homogeneous. The first sweep's bandwidth shows the
+// schedule the chains ran.
+func TestAnnealingEndsWithBurnIn(t *testing.T) {
+	shards, _, _ := gaussianShards(t, 3, 1500, 2, 6, false, false)
+	const h = 0.3
+	for _, c := range []struct {
+		burn, wantBurn int
+		anneal         bool
+	}{{200, 200, true}, {-1, 0, false}} {
+		t.Run(fmt.Sprint(c.burn), func(t *testing.T) {
+			opts := MarkovOptions{Bandwidth: Bandwidth{Rule: BandwidthFixed, Value: h}, Burn: c.burn, Levels: 1}
+			res, err := Nonparametric{MarkovOptions: opts}.Combine(context.Background(), shards, Settings{Seed: 1, Chains: 1, Draws: 50})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := res.Info
+			want := h
+			if c.anneal {
+				want = h * math.Pow(float64(c.burn), 1.0/6)
+			}
+			if in.Burn != c.wantBurn || in.Anneal != c.anneal || math.Abs(in.BaseBandwidth-want) > 1e-12 || in.Bandwidth != h {
+				t.Errorf("burn %d, anneal %v, base bandwidth %g, final %g; want burn %d, anneal %v, base %g, final %g",
+					in.Burn, in.Anneal, in.BaseBandwidth, in.Bandwidth, c.wantBurn, c.anneal, want, h)
+			}
+		})
+	}
+}
+
 func TestCancel(t *testing.T) {
 	shards, _, _ := gaussianShards(t, 3, 1500, 2, 6, false, false)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -90,8 +90,8 @@ type MarkovOptions struct {
 	Bandwidth Bandwidth
 	// Burn is the number of sweeps discarded at the start of every chain:
 	// 0 chooses the default ⌈1.25·A⌉, where A = T̄ clamped to
-	// [1000, 10000] is the annealing horizon; a negative value keeps every
-	// sweep.
+	// [1000, 10000] is the default annealing horizon; a negative value
+	// keeps every sweep (and so turns annealing off).
 	Burn int
 	// Thin keeps every Thin-th sweep. 0 chooses it per chain from the
 	// acceptance rate a over the second half of burn-in as ⌈1/a⌉ (clamped
@@ -101,8 +101,9 @@ type MarkovOptions struct {
 	// NoAnneal fixes h for the whole run. By default the bandwidth is
 	// annealed during burn-in as h_i = h·(A/min(i, A))^{1/(4+d)}, the
 	// i^{−1/(4+d)} schedule of Neiswanger et al. (2014) scaled to reach
-	// the final h at sweep A; kept draws then all use the final h, so the
-	// kept chain is time-homogeneous.
+	// the final h at sweep A, where A is the default horizon or the
+	// burn-in if that is shorter; kept draws then all use the final h, so
+	// the kept chain is time-homogeneous.
 	NoAnneal bool
 	// Levels is the number of rungs of the bandwidth-tempering ladder; 0
 	// chooses it (see below), 1 turns tempering off.
@@ -1081,6 +1082,10 @@ func runIMG(ctx context.Context, shards [][][]float64, s Settings, opts MarkovOp
 	case burn < 0:
 		burn = 0
 	}
+	// Annealing ends with burn-in, so that every kept draw uses the final
+	// h: a shorter burn-in shortens the schedule, and none turns it off.
+	p.horizon = min(p.horizon, burn)
+	p.anneal = p.anneal && burn > 0
 	K := len(p.ladder)
 	thins := make([]int, s.Chains)
 	rates := make([]float64, s.Chains)
