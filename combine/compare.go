@@ -120,7 +120,7 @@ func (d *Distances) MarshalJSON() ([]byte, error) {
 
 // Compare measures how far the draws a are from the reference draws b
 // (rows are draws, columns the parameters named by names). Both need at
-// least two draws, and B a positive-definite covariance.
+// least two draws, all finite, and B a positive-definite covariance.
 func Compare(a, b [][]float64, names []string, opts CompareOptions) (*Distances, error) {
 	if opts.EnergyCap <= 0 {
 		opts.EnergyCap = 2000
@@ -142,6 +142,11 @@ func Compare(a, b [][]float64, names []string, opts CompareOptions) (*Distances,
 		for i, row := range set.x {
 			if len(row) != d {
 				return nil, fmt.Errorf("%s: draw %d has %d values for %d parameters", set.label, i+1, len(row), d)
+			}
+			for j, v := range row {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("%s: draw %d of parameter %s is %g", set.label, i+1, names[j], v)
+				}
 			}
 		}
 	}

@@ -169,6 +169,9 @@ func TestCompareErrors(t *testing.T) {
 		{ok, [][]float64{{0, 1}, {1}}, []string{"x", "y"}, "B: draw 2 has 1 values for 2 parameters"},
 		{ok, [][]float64{{0, 1}, {1, 1}, {2, 1}}, []string{"x", "y"}, "parameter y is constant in B"},
 		{ok, [][]float64{{0, 0}, {1, 1}, {2, 2}}, []string{"x", "y"}, "B's covariance matrix is singular"},
+		// A NaN used to be reported as a constant parameter.
+		{ok, [][]float64{{0, 1}, {1, math.NaN()}, {2, 2}}, []string{"x", "y"}, "B: draw 2 of parameter y is NaN"},
+		{[][]float64{{math.Inf(1), 1}, {1, 0}}, ok, []string{"x", "y"}, "A: draw 1 of parameter x is +Inf"},
 	}
 	for _, c := range cases {
 		if _, err := Compare(c.a, c.b, c.names, CompareOptions{}); err == nil || !strings.Contains(err.Error(), c.want) {
