@@ -43,11 +43,11 @@ func permutations(r *rand.Rand, t, total int) []int32 {
 	return out
 }
 
-// pairedCombine runs a draw-pairing method: output n of chain c is
-// f(dst, draws), where draws[m] is shard m's paired draw.
-func pairedCombine(ctx context.Context, shards [][][]float64, s Settings, d int, f func(dst []float64, draws [][]float64)) ([][][]float64, error) {
+// pairedCombine runs the draw-pairing method called name: output n of
+// chain c is f(dst, draws), where draws[m] is shard m's paired draw.
+func pairedCombine(ctx context.Context, name string, shards [][][]float64, s Settings, d int, f func(dst []float64, draws [][]float64)) (*Result, error) {
 	idx := pairing(shards, s.Chains*s.Draws, s.Seed)
-	return runChains(ctx, s, func(ctx context.Context, c int) ([][]float64, error) {
+	draws, err := runChains(ctx, s, func(ctx context.Context, c int) ([][]float64, error) {
 		out := newDrawBlock(s.Draws, d)
 		draws := make([][]float64, len(shards))
 		for i := range out {
@@ -66,6 +66,12 @@ func pairedCombine(ctx context.Context, shards [][][]float64, s Settings, d int,
 		progress(s, c, s.Draws, s.Draws)
 		return out, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	info := baseInfo(name, shards, d, s)
+	info.Pairing = "random permutations"
+	return &Result{Draws: draws, Info: info}, nil
 }
 
 func progress(s Settings, chain, done, total int) {
@@ -91,7 +97,7 @@ func (Average) Combine(ctx context.Context, shards [][][]float64, s Settings) (*
 		return nil, err
 	}
 	inv := 1 / float64(len(shards))
-	draws, err := pairedCombine(ctx, shards, s, d, func(dst []float64, x [][]float64) {
+	return pairedCombine(ctx, "average", shards, s, d, func(dst []float64, x [][]float64) {
 		for j := range dst {
 			v := 0.0
 			for _, row := range x {
@@ -100,12 +106,6 @@ func (Average) Combine(ctx context.Context, shards [][][]float64, s Settings) (*
 			dst[j] = v * inv
 		}
 	})
-	if err != nil {
-		return nil, err
-	}
-	info := baseInfo("average", shards, d, s)
-	info.Pairing = "random permutations"
-	return &Result{Draws: draws, Info: info}, nil
 }
 
 // ConsensusDiag is consensus Monte Carlo with inverse-variance weights
@@ -146,7 +146,7 @@ func (ConsensusDiag) Combine(ctx context.Context, shards [][][]float64, s Settin
 			w[m*d+j] /= sum
 		}
 	}
-	draws, err := pairedCombine(ctx, shards, s, d, func(dst []float64, x [][]float64) {
+	return pairedCombine(ctx, "consensus-diag", shards, s, d, func(dst []float64, x [][]float64) {
 		for j := range dst {
 			v := 0.0
 			for m, row := range x {
@@ -155,12 +155,6 @@ func (ConsensusDiag) Combine(ctx context.Context, shards [][][]float64, s Settin
 			dst[j] = v
 		}
 	})
-	if err != nil {
-		return nil, err
-	}
-	info := baseInfo("consensus-diag", shards, d, s)
-	info.Pairing = "random permutations"
-	return &Result{Draws: draws, Info: info}, nil
 }
 
 // Consensus is consensus Monte Carlo with inverse-covariance weights
@@ -201,7 +195,7 @@ func (Consensus) Combine(ctx context.Context, shards [][][]float64, s Settings) 
 			}
 		}
 	}
-	draws, err := pairedCombine(ctx, shards, s, d, func(dst []float64, x [][]float64) {
+	return pairedCombine(ctx, "consensus", shards, s, d, func(dst []float64, x [][]float64) {
 		for i := range dst {
 			v := 0.0
 			for m, row := range x {
@@ -213,12 +207,6 @@ func (Consensus) Combine(ctx context.Context, shards [][][]float64, s Settings) 
 			dst[i] = v
 		}
 	})
-	if err != nil {
-		return nil, err
-	}
-	info := baseInfo("consensus", shards, d, s)
-	info.Pairing = "random permutations"
-	return &Result{Draws: draws, Info: info}, nil
 }
 
 // Parametric draws independently from N(μ_M, Σ_M), the product of Gaussian
