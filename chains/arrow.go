@@ -119,13 +119,22 @@ func (w *Writer) SetMeta(m Meta) { w.meta = m }
 func (w *Writer) Chain(c int) *ChainWriter { return w.chains[c] }
 
 // Append adds one row: the values of every variable, in the order of the
-// names given to Create.
+// names given to Create. A NaN or infinite value is an error naming the
+// column, chain and row, and so is every later call and Close: a draws
+// file holds finite values only (docs/FORMAT.md), and every epmc reader
+// would reject the file.
 func (cw *ChainWriter) Append(row []float64) error {
 	if cw.err != nil {
 		return cw.err
 	}
 	if len(row) != len(cw.cols) {
 		return fmt.Errorf("row has %d values, want %d", len(row), len(cw.cols))
+	}
+	for j, v := range row {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			cw.err = fmt.Errorf("%s: chain %d, row %d: %s is %g, but a draws file holds finite values only", cw.w.path, cw.index+1, cw.rows+1, cw.w.names[j], v)
+			return cw.err
+		}
 	}
 	for j, v := range row {
 		cw.cols[j].Append(v)

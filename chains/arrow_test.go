@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -48,9 +49,9 @@ func testDraws(nchains, niter, warmup int) *Draws {
 
 func TestArrowRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
-		name                  string
+		name                 string
 		chains, iter, warmup int
-		opts                  WriteOptions
+		opts                 WriteOptions
 	}{
 		{"plain", 4, 100, 0, WriteOptions{}},
 		{"small batches", 3, 50, 10, WriteOptions{BatchRows: 7}},
@@ -140,5 +141,25 @@ func TestArrowWriterAbortLeavesNothing(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatalf("left %v", ents[0].Name())
+	}
+}
+
+// TestArrowWriterRejectsNonFinite: the format holds finite values only, so
+// the writer refuses NaN and ±Inf (naming the column, chain and row) and
+// leaves no file, rather than write one that every reader rejects.
+func TestArrowWriterRejectsNonFinite(t *testing.T) {
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "x.arrow")
+		d := testDraws(2, 5, 0)
+		d.Values[1][d.Index("sigma")][3] = v
+		err := WriteFile(p, d, WriteOptions{})
+		want := p + ": chain 2, row 4: sigma is " + strconv.FormatFloat(v, 'g', -1, 64)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("value %g: err = %v, want prefix %q", v, err, want)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Fatalf("value %g: left %v", v, ents[0].Name())
+		}
 	}
 }
