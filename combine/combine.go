@@ -306,15 +306,24 @@ func product(st []shardStats, d int) ([]float64, *mat.SymDense, error) {
 // parametric method's target and the consensus method's limit. Users who
 // want moments rather than draws call it directly.
 func GaussianProduct(shards [][][]float64) ([]float64, *mat.SymDense, error) {
-	d, err := checkShards(shards, 2)
-	if err != nil {
-		return nil, nil, err
+	_, _, mu, cov, err := fitShards(shards)
+	return mu, cov, err
+}
+
+// fitShards checks the shards and returns the dimension, every shard's
+// moments and their Gaussian product (see product): what the Gaussian and
+// kernel methods all start from.
+func fitShards(shards [][][]float64) (d int, st []shardStats, mu []float64, cov *mat.SymDense, err error) {
+	if d, err = checkShards(shards, 2); err != nil {
+		return 0, nil, nil, nil, err
 	}
-	st, err := moments(shards, d)
-	if err != nil {
-		return nil, nil, err
+	if st, err = moments(shards, d); err != nil {
+		return 0, nil, nil, nil, err
 	}
-	return product(st, d)
+	if mu, cov, err = product(st, d); err != nil {
+		return 0, nil, nil, nil, err
+	}
+	return d, st, mu, cov, nil
 }
 
 // baseInfo fills the fields every method reports.

@@ -171,15 +171,7 @@ func (Consensus) Name() string { return "consensus" }
 // Combine implements Method.
 func (Consensus) Combine(ctx context.Context, shards [][][]float64, s Settings) (*Result, error) {
 	s = s.withDefaults()
-	d, err := checkShards(shards, 2)
-	if err != nil {
-		return nil, err
-	}
-	st, err := moments(shards, d)
-	if err != nil {
-		return nil, err
-	}
-	_, cov, err := product(st, d)
+	d, st, _, cov, err := fitShards(shards)
 	if err != nil {
 		return nil, err
 	}
@@ -222,15 +214,7 @@ func (Parametric) Name() string { return "parametric" }
 // Combine implements Method.
 func (Parametric) Combine(ctx context.Context, shards [][][]float64, s Settings) (*Result, error) {
 	s = s.withDefaults()
-	d, err := checkShards(shards, 2)
-	if err != nil {
-		return nil, err
-	}
-	st, err := moments(shards, d)
-	if err != nil {
-		return nil, err
-	}
-	mu, cov, err := product(st, d)
+	d, _, mu, cov, err := fitShards(shards)
 	if err != nil {
 		return nil, err
 	}
@@ -285,15 +269,7 @@ func (Swiss) Name() string { return "swiss" }
 // Combine implements Method.
 func (Swiss) Combine(ctx context.Context, shards [][][]float64, s Settings) (*Result, error) {
 	s = s.withDefaults()
-	d, err := checkShards(shards, 2)
-	if err != nil {
-		return nil, err
-	}
-	st, err := moments(shards, d)
-	if err != nil {
-		return nil, err
-	}
-	mu, cov, err := product(st, d)
+	d, st, mu, cov, err := fitShards(shards)
 	if err != nil {
 		return nil, err
 	}

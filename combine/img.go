@@ -348,15 +348,7 @@ func (p *imgProblem) makeLadder(levels int) {
 }
 
 func newIMGProblem(shards [][][]float64, opts MarkovOptions, semi, shrink bool, s Settings) (*imgProblem, error) {
-	d, err := checkShards(shards, 2)
-	if err != nil {
-		return nil, err
-	}
-	st, err := moments(shards, d)
-	if err != nil {
-		return nil, err
-	}
-	mu, prodCov, err := product(st, d)
+	d, st, mu, prodCov, err := fitShards(shards)
 	if err != nil {
 		return nil, err
 	}
