@@ -392,10 +392,7 @@ func newIMGProblem(shards [][][]float64, opts MarkovOptions, semi, shrink bool, 
 		}
 	}
 
-	rule := opts.Bandwidth.Rule
-	if rule == "" {
-		rule = BandwidthAuto
-	}
+	rule := opts.rule()
 	if p.h, err = p.chooseBandwidth(opts.Bandwidth); err != nil {
 		return nil, err
 	}
@@ -405,11 +402,7 @@ func newIMGProblem(shards [][][]float64, opts MarkovOptions, semi, shrink bool, 
 	}
 	p.buildRows(p.h)
 	if rule == BandwidthAuto {
-		n := opts.MinEffectiveDraws
-		if n == 0 {
-			n = DefaultMinEffectiveDraws
-		}
-		p.calibrate(s, float64(n))
+		p.calibrate(s, float64(opts.minEffective()))
 	}
 	if !p.parametricStart {
 		p.makeLadder(opts.Levels)
@@ -1184,24 +1177,30 @@ func runIMG(ctx context.Context, shards [][][]float64, s Settings, opts MarkovOp
 			info.EffectiveDraws[m] += v / float64(len(effective))
 		}
 	}
-	target := float64(opts.MinEffectiveDraws)
-	if target == 0 {
-		target = DefaultMinEffectiveDraws
-	}
-	if lo := slices.Min(info.EffectiveDraws); lo < target && rule(opts) != BandwidthAuto {
+	target := opts.minEffective()
+	if lo := slices.Min(info.EffectiveDraws); lo < float64(target) && opts.rule() != BandwidthAuto {
 		m := slices.Index(info.EffectiveDraws, lo)
-		p.notes = append(p.notes, fmt.Sprintf("at h = %.3g %s contributes only %.0f effective draws to the product (--bandwidth auto asks for %.0f): the estimate is noisy", p.h, s.shardLabel(m), lo, target))
+		p.notes = append(p.notes, fmt.Sprintf("at h = %.3g %s contributes only %.0f effective draws to the product (--bandwidth auto asks for %d): the estimate is noisy", p.h, s.shardLabel(m), lo, target))
 	}
 	info.Notes = p.notes
 	return &Result{Draws: draws, Info: info}, nil
 }
 
 // rule returns the bandwidth rule, auto for the zero value.
-func rule(opts MarkovOptions) BandwidthRule {
-	if opts.Bandwidth.Rule == "" {
+func (o MarkovOptions) rule() BandwidthRule {
+	if o.Bandwidth.Rule == "" {
 		return BandwidthAuto
 	}
-	return opts.Bandwidth.Rule
+	return o.Bandwidth.Rule
+}
+
+// minEffective returns the automatic bandwidth's target of effective
+// draws per shard, DefaultMinEffectiveDraws for 0.
+func (o MarkovOptions) minEffective() int {
+	if o.MinEffectiveDraws == 0 {
+		return DefaultMinEffectiveDraws
+	}
+	return o.MinEffectiveDraws
 }
 
 // effectiveProbes is the number of kept states per chain at which the
@@ -1211,18 +1210,11 @@ const effectiveProbes = 8
 // bandwidthInfo fills the bandwidth rule, whitening and calibration record.
 func (p *imgProblem) bandwidthInfo(info *Info, opts MarkovOptions) {
 	info.Whitening = "Cholesky factor of the mean within-shard covariance, centred on the Gaussian-product mean"
-	rule := opts.Bandwidth.Rule
-	if rule == "" {
-		rule = BandwidthAuto
-	}
+	rule := opts.rule()
 	info.BandwidthRule = string(rule)
 	switch rule {
 	case BandwidthAuto:
-		n := opts.MinEffectiveDraws
-		if n == 0 {
-			n = DefaultMinEffectiveDraws
-		}
-		info.BandwidthRule = fmt.Sprintf("auto (from likelihood cross-validation, raised to %d effective draws per shard)", n)
+		info.BandwidthRule = fmt.Sprintf("auto (from likelihood cross-validation, raised to %d effective draws per shard)", opts.minEffective())
 	case BandwidthLCV:
 		info.BandwidthRule = "lcv (likelihood cross-validation)"
 	}
