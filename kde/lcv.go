@@ -27,10 +27,7 @@ func lcv(x [][]float64, w []float64, d int, shape Shape, cov *mat.SymDense, neff
 			ws = append(ws, w[i])
 		}
 	}
-	wsn, neffSub := normWeights(ws, len(xs))
-	if w == nil {
-		wsn = nil
-	}
+	wsn, neffSub := normWeights(ws, len(xs)) // nil when w is
 	rescale := math.Pow(neffSub/neff, 1/float64(d+4))
 	start, err := reference(cov, d, Diagonal, ReferenceFactor(Scott, neffSub, d))
 	if err != nil {
