@@ -134,21 +134,23 @@ func (t Transform) Pullback(gy, y, x, gx []float64) {
 	case Simplex:
 		// x_j = stick_j·z_j for j < K−1, x_{K−1} = stick_{K−1}, with
 		// stick_j = Π_{i<j}(1 − z_i). For k > j, ∂x_k/∂z_j = −x_k/(1 − z_j),
-		// so ∂f/∂z_j = gx_j·stick_j − Σ_{k>j} gx_k·x_k/(1 − z_j). The log
-		// Jacobian contributes (1 − (K−j)·z_j) after the chain rule through
-		// z_j = logit⁻¹(·), whose derivative is z_j(1 − z_j).
+		// so ∂f/∂z_j = gx_j·stick_j − Σ_{k>j} gx_k·x_k/(1 − z_j). The chain
+		// rule through z_j = logit⁻¹(·), whose derivative is z_j(1 − z_j),
+		// cancels the division:
+		//
+		//	∂f/∂y_j = z_j·((1 − z_j)·gx_j·stick_j − Σ_{k>j} gx_k·x_k),
+		//
+		// and the log Jacobian contributes 1 − (K−j)·z_j. z_j comes from y
+		// rather than x_j/stick_j, which is 0/0 once the stick has
+		// underflowed, so the gradient stays finite at a saturated stick.
 		k := len(y) + 1
 		tail := gx[k-1] * x[k-1] // Σ_{k>j} gx_k x_k, built from the end
 		stick := x[k-1]
 		for j := k - 2; j >= 0; j-- {
 			// stick before step j equals x_j + stick after step j.
 			stick += x[j]
-			z := 0.0
-			if stick > 0 {
-				z = x[j] / stick
-			}
-			dfdz := gx[j]*stick - tail/(1-z)
-			gy[j] = z*(1-z)*dfdz + 1 - float64(k-j)*z
+			z := invLogit(y[j] - math.Log(float64(k-1-j)))
+			gy[j] = z*((1-z)*gx[j]*stick-tail) + 1 - float64(k-j)*z
 			tail += gx[j] * x[j]
 		}
 	}

@@ -147,3 +147,32 @@ func TestLayout(t *testing.T) {
 		t.Fatal("missing columns accepted")
 	}
 }
+
+// TestSimplexPullbackSaturated: when a stick fraction rounds to 1 the
+// remaining weights are exactly 0; the gradient must still be finite and
+// equal its limit, the log-Jacobian term 1 − (K−j)·z_j (the terms through
+// the constrained values vanish with the weights).
+func TestSimplexPullbackSaturated(t *testing.T) {
+	for _, tc := range []struct {
+		y, want []float64
+	}{
+		{[]float64{40}, []float64{-1}},       // K = 2: z_0 = 1
+		{[]float64{50, 0}, []float64{-2, 0}}, // K = 3: z_0 = 1, z_1 = 1/2 behind an empty stick
+	} {
+		k := len(tc.y) + 1
+		x := make([]float64, k)
+		Transform{Kind: Simplex}.Constrain(x, tc.y)
+		gx := make([]float64, k)
+		for i := range gx {
+			gx[i] = float64(i) - 0.5
+		}
+		gy := make([]float64, len(tc.y))
+		Transform{Kind: Simplex}.Pullback(gy, tc.y, x, gx)
+		for j, g := range gy {
+			if !(math.Abs(g-tc.want[j]) <= 1e-12) { // NaN fails
+				t.Errorf("y = %v (x = %v): gradient %v, want %v", tc.y, x, gy, tc.want)
+				break
+			}
+		}
+	}
+}
