@@ -335,8 +335,7 @@ func (st *niwStats) logPred(i int) float64 {
 	return st.predX(st.f.x[i*d : i*d+d])
 }
 
-// predX is the log predictive of a shifted point x, with the common small
-// dimensions unrolled.
+// predX is the log predictive of a shifted point x.
 func (st *niwStats) predX(x []float64) float64 {
 	return st.predCut(x, math.Inf(-1))
 }
@@ -344,37 +343,49 @@ func (st *niwStats) predX(x []float64) float64 {
 // predCut is predX, except that it may return −Inf without taking the
 // logarithm when the value is certainly below cut.
 func (st *niwStats) predCut(x []float64, cut float64) float64 {
-	var q float64
-	switch len(x) {
-	case 1:
-		y := (x[0] - st.m[0]) * st.inv[0]
-		q = y * y
-	case 2:
-		y0 := (x[0] - st.m[0]) * st.inv[0]
-		y1 := (x[1] - st.m[1] - st.r[1]*y0) * st.inv[1]
-		q = y0*y0 + y1*y1
-	default:
-		w := st.w
-		for k := range w {
-			w[k] = x[k] - st.m[k]
-		}
-		r := st.r
-		d := len(x)
-		for k := range d {
-			yk := w[k] * st.inv[k]
-			q += yk * yk
-			row := r[k*d+k+1 : k*d+d]
-			rest := w[k+1 : d]
-			for t, rv := range row {
-				rest[t] -= rv * yk
-			}
-		}
-	}
-	u := q * st.ratio
+	u := st.quad(x) * st.ratio
 	if st.c0-st.e*log1pLowerBound(u) < cut {
 		return math.Inf(-1)
 	}
 	return st.c0 - st.e*math.Log(1+u)
+}
+
+// quad returns (x − m)ᵀΨ⁻¹(x − m) for a shifted point x, the quadratic
+// form of both the predictive and the cavity, with the common small
+// dimensions unrolled; larger ones go through solveNorm on the scratch w.
+func (st *niwStats) quad(x []float64) float64 {
+	switch len(x) {
+	case 1:
+		y := (x[0] - st.m[0]) * st.inv[0]
+		return y * y
+	case 2:
+		y0 := (x[0] - st.m[0]) * st.inv[0]
+		y1 := (x[1] - st.m[1] - st.r[1]*y0) * st.inv[1]
+		return y0*y0 + y1*y1
+	}
+	w := st.w
+	for k := range w {
+		w[k] = x[k] - st.m[k]
+	}
+	return st.solveNorm(w)
+}
+
+// solveNorm returns ‖y‖² for y = L⁻¹w, L = Rᵀ the lower Cholesky factor of
+// Ψ_n, so that ‖y‖² = wᵀΨ_n⁻¹w; forward substitution overwrites w.
+func (st *niwStats) solveNorm(w []float64) float64 {
+	d := st.f.d
+	r := st.r
+	var q float64
+	for k := range d {
+		yk := w[k] * st.inv[k]
+		q += yk * yk
+		row := r[k*d+k+1 : k*d+d]
+		rest := w[k+1 : d]
+		for t, rv := range row {
+			rest[t] -= rv * yk
+		}
+	}
+	return q
 }
 
 // cavity uses Sherman–Morrison and the matrix determinant lemma on the
@@ -386,33 +397,7 @@ func (st *niwStats) cavity(i int) (float64, bool) {
 		return 0, false
 	}
 	d := st.f.d
-	x := st.f.x[i*d : i*d+d]
-	var q float64
-	switch d {
-	case 1:
-		y := (x[0] - st.m[0]) * st.inv[0]
-		q = y * y
-	case 2:
-		y0 := (x[0] - st.m[0]) * st.inv[0]
-		y1 := (x[1] - st.m[1] - st.r[1]*y0) * st.inv[1]
-		q = y0*y0 + y1*y1
-	default:
-		w := st.w
-		for k := range w {
-			w[k] = x[k] - st.m[k]
-		}
-		r := st.r
-		for k := range d {
-			yk := w[k] * st.inv[k]
-			q += yk * yk
-			row := r[k*d+k+1 : k*d+d]
-			rest := w[k+1 : d]
-			for t, rv := range row {
-				rest[t] -= rv * yk
-			}
-		}
-	}
-	g := 1 - st.kappa/(st.kappa-1)*q
+	g := 1 - st.kappa/(st.kappa-1)*st.quad(st.f.x[i*d:i*d+d])
 	if !(g > 1e-10) {
 		return 0, false
 	}
@@ -445,18 +430,7 @@ func (st *niwStats) logPredVec(x, work []float64) float64 {
 // pred evaluates the Student-t log predictive at w = x − m_n, overwriting w:
 // with y = L⁻¹w (L = Rᵀ) the Mahalanobis term δ²/v equals κ/(κ+1)·‖y‖².
 func (st *niwStats) pred(w []float64) float64 {
-	d := st.f.d
-	r := st.r
-	var q float64
-	for k := range d {
-		yk := w[k] * st.inv[k]
-		q += yk * yk
-		row := r[k*d+k+1 : k*d+d]
-		rest := w[k+1 : d]
-		for t, rv := range row {
-			rest[t] -= rv * yk
-		}
-	}
+	q := st.solveNorm(w)
 	// math.Log(1+u) instead of Log1p: several times faster (assembly),
 	// and for tiny u its absolute error, ~1e-16, is far below anything
 	// a log density needs.
