@@ -96,7 +96,7 @@ func selectColumns(name string, header, columns []string) (names []string, idx [
 	for k, c := range columns {
 		i, ok := pos[c]
 		if !ok {
-			return nil, nil, fmt.Errorf("%s: no column %q (columns: %s)", name, c, listNames(header))
+			return nil, nil, noColumn(name, c, header)
 		}
 		if _, ok := second[c]; ok {
 			return nil, nil, twice(c)

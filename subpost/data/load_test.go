@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -360,8 +361,15 @@ func TestTableHelpers(t *testing.T) {
 	if c, err := tab.Column("b"); err != nil || !reflect.DeepEqual(c, []float64{4, 5, 6}) {
 		t.Fatal(c, err)
 	}
-	if _, err := tab.Column("z"); err == nil || err.Error() != `p.csv: no column "z" (columns: "a", "b")` {
+	if _, err := tab.Column("z"); err == nil || err.Error() != `p.csv: no column "z" (columns: "a", "b")` || !errors.Is(err, ErrNoColumn) {
 		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "p.csv")
+	if err := os.WriteFile(p, []byte("a,b\n1,2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p, []string{"z"}); !errors.Is(err, ErrNoColumn) {
+		t.Fatalf("Load of a missing column: %v, want ErrNoColumn", err)
 	}
 	s := tab.Subset([]int{2, 0})
 	if !reflect.DeepEqual(s.Cols, [][]float64{{3, 1}, {6, 4}}) || s.Path != "p.csv" {

@@ -35,7 +35,17 @@ func (t *Table) Column(name string) ([]float64, error) {
 			return t.Cols[j], nil
 		}
 	}
-	return nil, fmt.Errorf("%s: no column %q (columns: %s)", t.source(), name, listNames(t.Names))
+	return nil, noColumn(t.source(), name, t.Names)
+}
+
+// ErrNoColumn is returned (wrapped) by Load and Table.Column when a
+// requested column is not in the data.
+var ErrNoColumn = errors.New("no column")
+
+// noColumn is the error for a column the source does not have; it names the
+// column and lists the ones there are.
+func noColumn(source, name string, have []string) error {
+	return fmt.Errorf("%s: %w %q (columns: %s)", source, ErrNoColumn, name, listNames(have))
 }
 
 // Subset returns a new table holding the given rows of t, in the given
