@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -235,6 +236,9 @@ func runFilter(e *env, f *filterFlags, args []string) error {
 	if f.data == "" {
 		return usagef("--data (a series to filter) or --simulate T is required")
 	}
+	if f.out != "" && sameFile(f.data, f.out) {
+		return usagef("-o %s would overwrite the data file", f.out)
+	}
 	switch {
 	case f.particles < 2:
 		return usagef("--particles must be at least 2, got %d", f.particles)
@@ -345,7 +349,7 @@ func loadSeries(path, column string) ([]float64, string, error) {
 	if err == nil {
 		return t.Cols[0], "y", nil
 	}
-	if !strings.Contains(err.Error(), `no column "y"`) {
+	if !errors.Is(err, data.ErrNoColumn) {
 		return nil, "", err
 	}
 	if t, err := data.Load(path, nil); err == nil && len(t.Names) == 1 {

@@ -222,6 +222,7 @@ func TestFilterErrors(t *testing.T) {
 		{"missing file", []string{"--data", filepath.Join(t.TempDir(), "none.csv")}, 1, "does not exist"},
 		{"stray argument", []string{"--data", good, "extra"}, 2, `unexpected argument "extra"`},
 		{"negative simulate", []string{"--simulate", "-3"}, 2, "--simulate must be at least 1"},
+		{"output over the data", []string{"--data", good, "-o", good}, 2, "would overwrite the data file"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -233,6 +234,9 @@ func TestFilterErrors(t *testing.T) {
 				t.Errorf("error is not one line: %q", stderr)
 			}
 		})
+	}
+	if b, err := os.ReadFile(good); err != nil || string(b) != "t,y\n0,0.5\n1,-0.2\n2,0.1\n" {
+		t.Errorf("the data file changed: %q, %v", b, err)
 	}
 	// A failed run leaves no output file behind.
 	out := filepath.Join(t.TempDir(), "out.arrow")
