@@ -132,11 +132,7 @@ func compare(w io.Writer, sets []Set, opts Options) (layout, error) {
 	th := titleHeight(title, sub, natW)
 	natH := vg.Length(rows)*panelH + th + vg.Points(6)
 	natH = max(natH, legendHeight(leg)+th+vg.Points(12))
-	fw, fh, err := size(opts, natW, natH)
-	if err != nil {
-		return layout{}, err
-	}
-	fig, err := newFigure(fw, fh, opts)
+	fig, err := newFigure(opts, natW, natH)
 	if err != nil {
 		return layout{}, err
 	}

@@ -165,11 +165,7 @@ func marginals(w io.Writer, sets []Set, opts Options) (layout, error) {
 	th := titleHeight(title, sub, natW)
 	natH := vg.Length(rows)*panelH + th + vg.Points(6)
 	natH = vg.Length(math.Max(float64(natH), float64(legendHeight(leg)+th+vg.Points(12))))
-	fw, fh, err := size(opts, natW, natH)
-	if err != nil {
-		return layout{}, err
-	}
-	fig, err := newFigure(fw, fh, opts)
+	fig, err := newFigure(opts, natW, natH)
 	if err != nil {
 		return layout{}, err
 	}

@@ -115,11 +115,7 @@ func pairs(w io.Writer, sets []Set, opts Options) (layout, error) {
 	if !legendInside {
 		natH = max(natH, legendHeight(leg)+th+vg.Points(12))
 	}
-	fw, fh, err := size(opts, natW, natH)
-	if err != nil {
-		return layout{}, err
-	}
-	fig, err := newFigure(fw, fh, opts)
+	fig, err := newFigure(opts, natW, natH)
 	if err != nil {
 		return layout{}, err
 	}

@@ -394,8 +394,13 @@ func (f *figure) drawGrid(plots [][]*gonum.Plot, tiles draw.Tiles, c draw.Canvas
 	return canv
 }
 
-// newFigure returns a blank figure of size w×h.
-func newFigure(w, h vg.Length, opts Options) (*figure, error) {
+// newFigure returns a blank figure of the size the options ask for, given
+// the figure's natural size w×h (see size).
+func newFigure(opts Options, w, h vg.Length) (*figure, error) {
+	w, h, err := size(opts, w, h)
+	if err != nil {
+		return nil, err
+	}
 	format := strings.ToLower(opts.Format)
 	if format == "" {
 		format = "png"

@@ -119,11 +119,7 @@ func rank(w io.Writer, set Set, opts Options) (layout, error) {
 	natW := vg.Length(nc)*panelW + 0.9*vg.Inch
 	th := titleHeight(title, sub, natW)
 	natH := vg.Length(len(names))*panelH + th + 0.5*vg.Inch
-	fw, fh, err := size(opts, natW, natH)
-	if err != nil {
-		return layout{}, err
-	}
-	fig, err := newFigure(fw, fh, opts)
+	fig, err := newFigure(opts, natW, natH)
 	if err != nil {
 		return layout{}, err
 	}
