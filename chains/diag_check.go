@@ -5,10 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"runtime"
-	"sync/atomic"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // CheckOptions configures Check. The zero value applies the thresholds of
@@ -115,27 +111,8 @@ func Check(ctx context.Context, d *Draws, opts CheckOptions) (*CheckReport, erro
 		return nil, err
 	}
 	opts.defaults(d)
-	r := &CheckReport{Options: opts, Chains: d.NumChains(), Draws: d.NumDraws(), Divergences: -1, TreeDepthHits: -1, EBFMIPooled: math.NaN()}
-	if v := d.Index(Divergent); v >= 0 {
-		r.Divergences = 0
-		for _, s := range d.Series(v) {
-			for _, x := range s {
-				if x != 0 {
-					r.Divergences++
-				}
-			}
-		}
-	}
-	if v := d.Index(TreeDepth); v >= 0 {
-		r.TreeDepthHits = 0
-		for _, s := range d.Series(v) {
-			for _, x := range s {
-				if x >= float64(opts.MaxTreeDepth) {
-					r.TreeDepthHits++
-				}
-			}
-		}
-	}
+	r := &CheckReport{Options: opts, Chains: d.NumChains(), Draws: d.NumDraws(), EBFMIPooled: math.NaN()}
+	r.Divergences, r.TreeDepthHits = CountTransitions(d, opts.MaxTreeDepth)
 	if v := d.Index(Energy); v >= 0 {
 		e := d.Series(v)
 		r.EBFMIPooled = EBFMIPooled(e)
@@ -149,34 +126,10 @@ func Check(ctx context.Context, d *Draws, opts CheckOptions) (*CheckReport, erro
 	}
 	params := d.ParamIndices()
 	diags := make([]ParamDiag, len(params))
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	workers = min(workers, max(len(params), 1))
-	var next atomic.Int64
-	eg, ctx := errgroup.WithContext(ctx)
-	for range workers {
-		eg.Go(func() error {
-			var g Diagnostics
-			x := make([][]float64, d.NumChains())
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(params) {
-					return nil
-				}
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				for c, ch := range d.Values {
-					x[c] = ch[params[i]][d.Warmup:]
-				}
-				g.Reset(x)
-				diags[i] = ParamDiag{Name: d.Names[params[i]], Rhat: g.Rhat(), EssBulk: g.EssBulk(), EssTail: g.EssTail()}
-			}
-		})
-	}
-	if err := eg.Wait(); err != nil {
+	err := forEachVariable(ctx, d, params, opts.Workers, func(i int, g *Diagnostics) {
+		diags[i] = ParamDiag{Name: d.Names[params[i]], Rhat: g.Rhat(), EssBulk: g.EssBulk(), EssTail: g.EssTail()}
+	})
+	if err != nil {
 		return nil, err
 	}
 	essMin := opts.EssPerChain * float64(d.NumChains())
@@ -192,6 +145,30 @@ func Check(ctx context.Context, d *Draws, opts CheckOptions) (*CheckReport, erro
 		}
 	}
 	return r, nil
+}
+
+// CountTransitions counts d's post-warmup transitions that were divergent
+// (divergent__ ≠ 0) and those whose tree depth reached maxTreeDepth
+// (treedepth__ ≥ maxTreeDepth); a count is −1 when its column is absent.
+func CountTransitions(d *Draws, maxTreeDepth int) (divergent, atMaxDepth int) {
+	count := func(name string, hit func(float64) bool) int {
+		v := d.Index(name)
+		if v < 0 {
+			return -1
+		}
+		n := 0
+		for _, s := range d.Series(v) {
+			for _, x := range s {
+				if hit(x) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	divergent = count(Divergent, func(x float64) bool { return x != 0 })
+	atMaxDepth = count(TreeDepth, func(x float64) bool { return x >= float64(maxTreeDepth) })
+	return divergent, atMaxDepth
 }
 
 // String returns a one-line account of the report, for logs.

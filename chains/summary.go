@@ -106,7 +106,22 @@ func SummariseContext(ctx context.Context, d *Draws, opts SummaryOptions) ([]Sum
 		}
 	}
 	out := make([]Summary, len(vars))
-	workers := opts.Workers
+	err := forEachVariable(ctx, d, vars, opts.Workers, func(i int, g *Diagnostics) {
+		out[i] = summarise(g, d.Names[vars[i]], probs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// forEachVariable calls f(i, g) for every i in 0..len(vars)−1 with g reset
+// to the post-warmup draws of column vars[i] of d. The variables are shared
+// out among workers goroutines (≤ 0: GOMAXPROCS), each with its own
+// Diagnostics workspace, so that going through many variables does not
+// allocate; ctx is checked between variables. What f computes for i
+// depends only on that variable, so results do not depend on workers.
+func forEachVariable(ctx context.Context, d *Draws, vars []int, workers int, f func(i int, g *Diagnostics)) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -125,19 +140,15 @@ func SummariseContext(ctx context.Context, d *Draws, opts SummaryOptions) ([]Sum
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				v := vars[i]
 				for c, ch := range d.Values {
-					x[c] = ch[v][d.Warmup:]
+					x[c] = ch[vars[i]][d.Warmup:]
 				}
 				g.Reset(x)
-				out[i] = summarise(&g, d.Names[v], probs)
+				f(i, &g)
 			}
 		})
 	}
-	if err := eg.Wait(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return eg.Wait()
 }
 
 func summarise(g *Diagnostics, name string, probs []float64) Summary {

@@ -243,26 +243,12 @@ func reportSample(e *env, out, sampler string, maxDepth int) {
 	if err != nil {
 		return
 	}
-	count := func(name string, hit func(float64) bool) int {
-		i := d.Index(name)
-		if i < 0 {
-			return 0
-		}
-		n := 0
-		for _, s := range d.Series(i) {
-			for _, v := range s {
-				if hit(v) {
-					n++
-				}
-			}
-		}
-		return n
-	}
 	total := d.NumDraws()
-	if n := count(chains.Divergent, func(v float64) bool { return v != 0 }); n > 0 {
-		fmt.Fprintf(e.stderr, "epmc sample: warning: %d of %d transitions after warmup were divergent; raise --adapt-delta or reparameterise the model\n", n, total)
+	divergent, atMaxDepth := chains.CountTransitions(d, maxDepth)
+	if divergent > 0 {
+		fmt.Fprintf(e.stderr, "epmc sample: warning: %d of %d transitions after warmup were divergent; raise --adapt-delta or reparameterise the model\n", divergent, total)
 	}
-	if n := count(chains.TreeDepth, func(v float64) bool { return v >= float64(maxDepth) }); n > 0 {
-		fmt.Fprintf(e.stderr, "epmc sample: warning: %d of %d transitions after warmup reached the maximum tree depth %d; raise --max-depth\n", n, total, maxDepth)
+	if atMaxDepth > 0 {
+		fmt.Fprintf(e.stderr, "epmc sample: warning: %d of %d transitions after warmup reached the maximum tree depth %d; raise --max-depth\n", atMaxDepth, total, maxDepth)
 	}
 }
