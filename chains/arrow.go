@@ -437,67 +437,80 @@ func integerType(t arrow.DataType) bool {
 }
 
 func intValues(a arrow.Array, name string, base int) ([]int64, error) {
-	out := make([]int64, a.Len())
-	for i := range out {
-		if a.IsNull(i) {
-			return nil, fmt.Errorf("column %s row %d: missing value", name, base+i+1)
-		}
-		switch a := a.(type) {
-		case *array.Int8:
-			out[i] = int64(a.Value(i))
-		case *array.Int16:
-			out[i] = int64(a.Value(i))
-		case *array.Int32:
-			out[i] = int64(a.Value(i))
-		case *array.Int64:
-			out[i] = a.Value(i)
-		case *array.Uint8:
-			out[i] = int64(a.Value(i))
-		case *array.Uint16:
-			out[i] = int64(a.Value(i))
-		case *array.Uint32:
-			out[i] = int64(a.Value(i))
-		}
+	if i := firstNull(a); i >= 0 {
+		return nil, fmt.Errorf("column %s row %d: missing value", name, base+i+1)
 	}
-	return out, nil
+	return appendArray[int64](nil, a), nil
 }
 
 func appendFloats(dst []float64, a arrow.Array, name string, base int) ([]float64, error) {
-	for i := 0; i < a.Len(); i++ {
-		if a.IsNull(i) {
-			return nil, fmt.Errorf("column %q row %d: missing value", name, base+i+1)
-		}
-		var v float64
-		switch a := a.(type) {
-		case *array.Float64:
-			v = a.Value(i)
-		case *array.Float32:
-			v = float64(a.Value(i))
-		case *array.Int8:
-			v = float64(a.Value(i))
-		case *array.Int16:
-			v = float64(a.Value(i))
-		case *array.Int32:
-			v = float64(a.Value(i))
-		case *array.Int64:
-			v = float64(a.Value(i))
-		case *array.Uint8:
-			v = float64(a.Value(i))
-		case *array.Uint16:
-			v = float64(a.Value(i))
-		case *array.Uint32:
-			v = float64(a.Value(i))
-		case *array.Uint64:
-			v = float64(a.Value(i))
-		case *array.Boolean:
-			if a.Value(i) {
-				v = 1
-			}
-		}
+	if i := firstNull(a); i >= 0 {
+		return nil, fmt.Errorf("column %q row %d: missing value", name, base+i+1)
+	}
+	n := len(dst)
+	dst = appendArray(dst, a)
+	for i, v := range dst[n:] {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("column %q row %d: value is %g", name, base+i+1, v)
 		}
-		dst = append(dst, v)
 	}
 	return dst, nil
+}
+
+// firstNull returns the index of a's first null, or -1.
+func firstNull(a arrow.Array) int {
+	if a.NullN() == 0 {
+		return -1
+	}
+	for i := range a.Len() {
+		if a.IsNull(i) {
+			return i
+		}
+	}
+	return -1
+}
+
+// appendArray appends the values of a numeric or boolean array (a type
+// numericType accepts) to dst, converted to D, with one type switch per
+// array rather than per value.
+func appendArray[D int64 | float64](dst []D, a arrow.Array) []D {
+	switch a := a.(type) {
+	case *array.Float64:
+		return appendAs(dst, a.Float64Values())
+	case *array.Float32:
+		return appendAs(dst, a.Float32Values())
+	case *array.Int8:
+		return appendAs(dst, a.Int8Values())
+	case *array.Int16:
+		return appendAs(dst, a.Int16Values())
+	case *array.Int32:
+		return appendAs(dst, a.Int32Values())
+	case *array.Int64:
+		return appendAs(dst, a.Int64Values())
+	case *array.Uint8:
+		return appendAs(dst, a.Uint8Values())
+	case *array.Uint16:
+		return appendAs(dst, a.Uint16Values())
+	case *array.Uint32:
+		return appendAs(dst, a.Uint32Values())
+	case *array.Uint64:
+		return appendAs(dst, a.Uint64Values())
+	case *array.Boolean:
+		for i := range a.Len() {
+			var v D
+			if a.Value(i) {
+				v = 1
+			}
+			dst = append(dst, v)
+		}
+		return dst
+	}
+	panic(fmt.Sprintf("chains: no conversion from Arrow type %s", a.DataType()))
+}
+
+func appendAs[D int64 | float64, S int8 | int16 | int32 | int64 | uint8 | uint16 | uint32 | uint64 | float32 | float64](dst []D, src []S) []D {
+	for _, v := range src {
+		dst = append(dst, D(v))
+	}
+	return dst
 }
