@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/epmc/epmc/chains"
 	"github.com/epmc/epmc/cmd/epmc/demodata"
+	"github.com/epmc/epmc/combine"
 	"github.com/epmc/epmc/internal/atomicfile"
 )
 
@@ -119,8 +122,8 @@ func setupDemo(fs *flag.FlagSet) func(e *env, args []string) error {
 			return err
 		}
 
-		semiLog := filepath.Join(dir, "logs", "combine-semiparametric.log")
-		if b, err := os.ReadFile(semiLog); err == nil && bytes.Contains(b, []byte("parametric start alone")) {
+		if parametricStart(res.combined["semiparametric"]) {
+			semiLog := filepath.Join(dir, "logs", "combine-semiparametric.log")
 			fmt.Fprintf(w, "\nNote: semiparametric's kernel-density correction could not be estimated from these shards'\n"+
 				"draws (they overlap too little where the product lies; see %s),\n"+
 				"so it returned its parametric start, the Gaussian product: its row equals parametric's.\n", semiLog)
@@ -148,6 +151,18 @@ func setupDemo(fs *flag.FlagSet) func(e *env, args []string) error {
 		}
 		return nil
 	}
+}
+
+// parametricStart reports whether the combined draws file at path records
+// (epmc.combine's parametric_start) that the semiparametric method returned
+// its parametric start, the Gaussian product.
+func parametricStart(path string) bool {
+	d, err := chains.ReadArrow(path)
+	if err != nil {
+		return false
+	}
+	var info combine.Info
+	return json.Unmarshal(d.Meta.Combine, &info) == nil && info.ParametricStart
 }
 
 // demoDir returns the output directory: dir if given, else the first of

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/epmc/epmc/chains"
 	"github.com/epmc/epmc/cmd/epmc/demodata"
 )
 
@@ -58,5 +60,28 @@ func TestDemoBadInput(t *testing.T) {
 		if code != c.code || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, want %d: %s", c.args, code, c.code, errOut)
 		}
+	}
+}
+
+// The demo's note on semiparametric's fallback comes from the combined
+// file's metadata, not from the wording of epmc combine's log.
+func TestParametricStart(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		info string
+		want bool
+	}{{`{"method":"semiparametric","parametric_start":true}`, true}, {`{"method":"semiparametric"}`, false}} {
+		d := chains.New([]string{"mu"}, 1, 2)
+		d.Meta = chains.Meta{Kind: chains.KindCombined, Combine: json.RawMessage(c.info)}
+		path := filepath.Join(dir, "semi.arrow")
+		if err := chains.WriteFile(path, d, chains.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := parametricStart(path); got != c.want {
+			t.Errorf("%s: parametricStart = %v, want %v", c.info, got, c.want)
+		}
+	}
+	if parametricStart(filepath.Join(dir, "missing.arrow")) {
+		t.Error("a missing file reports a parametric start")
 	}
 }
