@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/epmc/epmc/rng"
 )
 
 // Partition schemes.
@@ -33,8 +35,8 @@ const (
 //	h(i) = splitmix64(splitmix64(seed) XOR splitmix64(i)),
 //
 // i the 0-based row index and splitmix64 the finaliser of Steele, Lea &
-// Flood's SplitMix64 generator (ties, which do not happen in practice, by
-// row index), and deals them to shards 0, 1, …, M−1, 0, 1, … in that order:
+// Flood's SplitMix64 generator, rng.SplitMix64 (ties, which do not happen
+// in practice, by row index), and deals them to shards 0, 1, …, M−1, 0, 1, … in that order:
 // row i goes to shard rank(i) mod M. The rule is easy to reproduce in any
 // language. The block scheme gives shard m the rows ⌊m·n/M⌋ … ⌊(m+1)·n/M⌋−1.
 type Partition struct {
@@ -208,10 +210,10 @@ func (p Partition) hashOrder(n int) []uint32 {
 		key uint64
 		row uint32
 	}
-	k := splitmix64(p.Seed)
+	k := rng.SplitMix64(p.Seed)
 	rows := make([]keyed, n)
 	for i := range rows {
-		rows[i] = keyed{splitmix64(k ^ splitmix64(uint64(i))), uint32(i)}
+		rows[i] = keyed{rng.SplitMix64(k ^ rng.SplitMix64(uint64(i))), uint32(i)}
 	}
 	slices.SortFunc(rows, func(a, b keyed) int {
 		if c := cmp.Compare(a.key, b.key); c != 0 {
@@ -224,15 +226,6 @@ func (p Partition) hashOrder(n int) []uint32 {
 		order[r] = kr.row
 	}
 	return order
-}
-
-// splitmix64 is the output function of SplitMix64 (Steele, Lea & Flood
-// 2014) applied to x + γ: a bijective mixer of 64-bit integers.
-func splitmix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
 }
 
 // Fingerprint identifies the data a shard was sampled from: the SHA-256,
