@@ -163,3 +163,16 @@ func TestArrowWriterRejectsNonFinite(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeMetaErrorIsDeterministic: with several bad keys the error is
+// always about the first in key order, not whichever a map yields first.
+func TestDecodeMetaErrorIsDeterministic(t *testing.T) {
+	keys := []string{"epmc.shards", "epmc.seed", "epmc.prior_power", "epmc.convention"}
+	values := []string{"zero", "-1", "2", "sideways"}
+	for range 20 {
+		_, _, err := decodeMeta(keys, values)
+		if err == nil || !strings.HasPrefix(err.Error(), `metadata epmc.convention = "sideways"`) {
+			t.Fatalf("err = %v, want the error about epmc.convention", err)
+		}
+	}
+}

@@ -3,7 +3,9 @@ package chains
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -190,8 +192,11 @@ func decodeMeta(keys, values []string) (Meta, int, error) {
 		}
 		return json.RawMessage(s), nil
 	}
+	// In key order, so that a file with several bad keys always gets the
+	// same error.
 	var err error
-	for k, v := range kv {
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
+		v := kv[k]
 		switch k {
 		case keyFormat:
 			var fv int
