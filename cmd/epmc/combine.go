@@ -84,7 +84,9 @@ alone.
 The other methods write their draws in --chains equal blocks. The report
 on stderr gives acceptance rates and effective draws; the output's metadata
 (epmc.combine) records the method, settings, rates and the inputs' SHA-256.
-Output is bit-identical for the same inputs and --seed on any machine.
+Output is bit-identical for the same inputs and --seed whatever the number
+of CPUs (across architectures it may differ in the last bits: Go may fuse
+multiply-adds on some, such as arm64).
 
 Examples:
   epmc combine --method consensus -o combined.arrow shard-*.arrow
