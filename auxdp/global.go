@@ -27,12 +27,7 @@ func globalGibbs(s *sampler, r *rand.Rand) {
 	clear(cnt)
 	if frac >= 1 {
 		for _, c := range s.all {
-			var tot float64
-			for k := range P {
-				w[k] = a + d*float64(cnt[k])
-				tot += w[k]
-			}
-			k := sampleWeights(r, w, tot)
+			k := sampleWeights(r, w, urnWeights(w, cnt, a, d))
 			cnt[k]++
 			s.moveTo(c, k)
 		}
@@ -46,15 +41,22 @@ func globalGibbs(s *sampler, r *rand.Rand) {
 			continue
 		}
 		cnt[c.proc]--
-		var tot float64
-		for k := range P {
-			w[k] = a + d*float64(cnt[k])
-			tot += w[k]
-		}
-		k := sampleWeights(r, w, tot)
+		k := sampleWeights(r, w, urnWeights(w, cnt, a, d))
 		cnt[k]++
 		s.moveTo(c, k)
 	}
+}
+
+// urnWeights fills w with the Pitman–Yor placement weights θ/P + d·K_k
+// (a = θ/P, cnt[k] = K_k, the clusters on processor k) and returns their
+// sum.
+func urnWeights(w []float64, cnt []int, a, d float64) float64 {
+	var tot float64
+	for k, n := range cnt {
+		w[k] = a + d*float64(n)
+		tot += w[k]
+	}
+	return tot
 }
 
 // moveTo records an accepted placement of c on processor k.
