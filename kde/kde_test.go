@@ -315,14 +315,42 @@ func TestLCVAgainstR(t *testing.T) {
 	if got := iso.SD(2)[0]; !relClose(got, g.LCV.IsoH, 1e-4) {
 		t.Errorf("isotropic LCV h = %.8g, R optimize %.8g", got, g.LCV.IsoH)
 	}
-	// Full: H = c²Σ̂ on whitened data, so it is the isotropic optimum of
-	// the whitened points; check it is at least a sensible multiple.
+	// Full: H = c²Σ̂ with c the isotropic optimum of the points whitened
+	// by Σ̂ = LLᵀ, which Select computes independently of the Full path.
 	full, err := Select(g.LCV.X, nil, Full, LCV)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if full.Shape() != Full || !(full.SD(2)[0] > 0) {
-		t.Errorf("full LCV: %v", full)
+	_, cov := moments(g.LCV.X, nil)
+	var ch mat.Cholesky
+	if !ch.Factorize(cov) {
+		t.Fatal("singular covariance")
+	}
+	var l mat.TriDense
+	ch.LTo(&l)
+	z := make([][]float64, len(g.LCV.X))
+	for i, x := range g.LCV.X {
+		var v mat.VecDense
+		if err := v.SolveVec(&l, mat.NewVecDense(2, append([]float64(nil), x...))); err != nil {
+			t.Fatal(err)
+		}
+		z[i] = v.RawVector().Data
+	}
+	white, err := Select(z, nil, Isotropic, LCV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := white.SD(2)[0]
+	if full.Shape() != Full {
+		t.Fatalf("full LCV has shape %v", full.Shape())
+	}
+	h := full.Dense(2)
+	for i := range 2 {
+		for j := range 2 {
+			if want := c * c * cov.At(i, j); !relClose(h.At(i, j), want, 1e-6) {
+				t.Errorf("full LCV H[%d,%d] = %.8g, want c²Σ̂ = %.8g (c = %.6g from the whitened points)", i, j, h.At(i, j), want, c)
+			}
+		}
 	}
 }
 
