@@ -10,23 +10,40 @@ import "math"
 // (chains stuck at different values) posterior's answer is made of those
 // rounding residues.
 
+// neumaier adds v to the compensated sum (s, c) of Neumaier (1974): s is
+// the ordinary running sum, c the running compensation, s + c the sum.
+func neumaier(s, c, v float64) (float64, float64) {
+	t := s + v
+	if math.Abs(s) >= math.Abs(v) {
+		c += (s - t) + v
+	} else {
+		c += (v - t) + s
+	}
+	return t, c
+}
+
 // accurateSum returns Σx with Neumaier's compensated summation, which is as
 // accurate as R's long-double accumulation for our purposes. Non-finite
 // sums are returned as plain IEEE sums (Inf, -Inf or NaN as R gives them).
 func accurateSum(x []float64) float64 {
-	var s, c, plain float64
+	var s, c float64
 	for _, v := range x {
-		plain += v
-		t := s + v
-		if math.Abs(s) >= math.Abs(v) {
-			c += (s - t) + v
-		} else {
-			c += (v - t) + s
-		}
-		s = t
+		s, c = neumaier(s, c, v)
 	}
-	if math.IsInf(plain, 0) || math.IsNaN(plain) {
-		return plain
+	if math.IsInf(s, 0) || math.IsNaN(s) {
+		return s
+	}
+	return s + c
+}
+
+// sumSqDev returns Σ(x_i − m)², summed as accurateSum does.
+func sumSqDev(x []float64, m float64) float64 {
+	var s, c float64
+	for _, v := range x {
+		s, c = neumaier(s, c, (v-m)*(v-m))
+	}
+	if math.IsInf(s, 0) || math.IsNaN(s) {
+		return s
 	}
 	return s + c
 }
@@ -44,14 +61,7 @@ func rMean(x []float64) float64 {
 	}
 	var t, c float64
 	for _, v := range x {
-		d := v - s
-		u := t + d
-		if math.Abs(t) >= math.Abs(d) {
-			c += (t - u) + d
-		} else {
-			c += (d - u) + t
-		}
-		t = u
+		t, c = neumaier(t, c, v-s)
 	}
 	return s + (t+c)/n
 }
@@ -62,23 +72,11 @@ func rVar(x []float64) float64 {
 	if len(x) < 2 {
 		return math.NaN()
 	}
-	m := rMean(x)
-	var s, c, plain float64
-	for _, v := range x {
-		d := (v - m) * (v - m)
-		plain += d
-		t := s + d
-		if s >= d {
-			c += (s - t) + d
-		} else {
-			c += (d - t) + s
-		}
-		s = t
-	}
-	if math.IsInf(plain, 0) || math.IsNaN(plain) {
+	ss := sumSqDev(x, rMean(x))
+	if math.IsInf(ss, 0) || math.IsNaN(ss) {
 		return math.NaN()
 	}
-	return (s + c) / float64(len(x)-1)
+	return ss / float64(len(x)-1)
 }
 
 // naiveMean is matrixStats::colMeans2: a plain double sum in order, over n.

@@ -577,18 +577,7 @@ func (g *Diagnostics) rhatKernel(cols [][]float64) float64 {
 		mu := naiveMean(col) // matrixStats::colMeans2
 		g.means[j] = mu
 		// colVars(x, center = mu) = colMeans((x - mu)^2) * (n/(n-1))
-		var s, c float64
-		for _, v := range col {
-			d := (v - mu) * (v - mu)
-			t := s + d
-			if s >= d {
-				c += (s - t) + d
-			} else {
-				c += (d - t) + s
-			}
-			s = t
-		}
-		g.vars[j] = (s + c) / nf * (nf / (nf - 1))
+		g.vars[j] = sumSqDev(col, mu) / nf * (nf / (nf - 1))
 	}
 	between := nf * rVar(g.means)
 	within := rMean(g.vars)
@@ -950,14 +939,7 @@ func EBFMI(energy []float64) float64 {
 	}
 	var s, c float64
 	for i := 1; i < n; i++ {
-		d := (energy[i] - energy[i-1]) * (energy[i] - energy[i-1])
-		t := s + d
-		if s >= d {
-			c += (s - t) + d
-		} else {
-			c += (d - t) + s
-		}
-		s = t
+		s, c = neumaier(s, c, (energy[i]-energy[i-1])*(energy[i]-energy[i-1]))
 	}
 	return ((s + c) / float64(n)) / rVar(energy)
 }
