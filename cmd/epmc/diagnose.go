@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/epmc/epmc/chains"
@@ -165,7 +166,7 @@ func writeCheckReport(w *strings.Builder, r *chains.CheckReport, weighted bool) 
 			if i > 0 {
 				w.WriteString(", ")
 			}
-			fmt.Fprintf(w, "%s (%.3g)", p.Name, p.Rhat)
+			fmt.Fprintf(w, "%s (%s)", p.Name, rhatText(p.Rhat, o.RhatMax))
 		}
 		w.WriteString("\nSuch high values indicate incomplete mixing and biased estimation.\n" +
 			"You should consider regularizing your model with additional prior information or a more effective parameterization.\n\n")
@@ -184,6 +185,18 @@ func writeCheckReport(w *strings.Builder, r *chains.CheckReport, weighted bool) 
 		w.WriteString("Processing complete, no problems detected.\n")
 	} else {
 		w.WriteString("Processing complete.\n")
+	}
+}
+
+// rhatText prints an R-hat above max with two decimals, or with as many
+// more (up to six) as it takes to show that it is above: 1.0104 against
+// 1.01 prints 1.0104, not 1.01.
+func rhatText(x, max float64) string {
+	for d := 2; ; d++ {
+		s := strconv.FormatFloat(x, 'f', d, 64)
+		if v, _ := strconv.ParseFloat(s, 64); v > max || d == 6 {
+			return s
+		}
 	}
 }
 

@@ -175,3 +175,20 @@ func TestDiagnoseBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestRhatText(t *testing.T) {
+	for _, c := range []struct {
+		x, max float64
+		want   string
+	}{
+		{1.0532, 1.01, "1.05"},
+		{1.0104, 1.01, "1.0104"},
+		{1.0149, 1.01, "1.015"},
+		{1.01000001, 1.01, "1.010000"},
+		{1.7, 1.05, "1.70"},
+	} {
+		if got := rhatText(c.x, c.max); got != c.want {
+			t.Errorf("rhatText(%v, %v) = %q, want %q", c.x, c.max, got, c.want)
+		}
+	}
+}
