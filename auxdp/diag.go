@@ -8,9 +8,7 @@ import (
 // diagFamily is the diagonal Normal–Gamma family bound to data, shifted by
 // the prior mean like niwFamily.
 type diagFamily struct {
-	d        int
-	x        []float64
-	shift    []float64
+	shifted
 	kappa0   float64
 	a0       float64
 	b0       []float64
@@ -19,7 +17,6 @@ type diagFamily struct {
 	// tab[n] = d·[lnΓ(a+½) − lnΓ(a) − ½ ln(2π(κ+1)/κ)] with a = a₀+n/2,
 	// κ = κ₀+n: the size-dependent part of the predictive constant.
 	tab      []float64
-	prior    []float64
 	scratchE *diagStats
 	h        DiagNormalGamma
 }
@@ -44,7 +41,7 @@ func (h DiagNormalGamma) bind(x []float64, n, d int, names []string) (family, er
 		return nil, fmt.Errorf("Normal–Gamma shape must be positive and finite, got %v", h.Shape)
 	}
 	f := &diagFamily{
-		d: d, shift: append([]float64(nil), h.Mean...), kappa0: h.Kappa, a0: h.Shape,
+		shifted: newShifted(h.Mean, n, d), kappa0: h.Kappa, a0: h.Shape,
 		b0: append([]float64(nil), h.Rate...),
 		h:  DiagNormalGamma{Mean: append([]float64(nil), h.Mean...), Kappa: h.Kappa, Shape: h.Shape, Rate: append([]float64(nil), h.Rate...)},
 	}
@@ -63,8 +60,6 @@ func (h DiagNormalGamma) bind(x []float64, n, d int, names []string) (family, er
 		a, kappa := f.a0+float64(m)/2, f.kappa0+float64(m)
 		f.tab[m] = float64(d) * (lgamma(a+0.5) - lgamma(a) - 0.5*math.Log(2*math.Pi*(kappa+1)/kappa))
 	}
-	f.x = make([]float64, n*d)
-	f.prior = make([]float64, n)
 	f.scratchE = f.newStats().(*diagStats)
 	if err := f.setData(x); err != nil {
 		return nil, err
@@ -72,32 +67,9 @@ func (h DiagNormalGamma) bind(x []float64, n, d int, names []string) (family, er
 	return f, nil
 }
 
-func (f *diagFamily) setData(x []float64) error {
-	if err := checkFinite(x, f.d, nil); err != nil {
-		return err
-	}
-	d := f.d
-	for i := range f.prior {
-		for k := range d {
-			f.x[i*d+k] = x[i*d+k] - f.shift[k]
-		}
-		f.prior[i] = f.scratchE.logPred(i)
-	}
-	return nil
-}
+func (f *diagFamily) setData(x []float64) error { return f.load(x, f.scratchE.logPred) }
 
-func (f *diagFamily) dim() int                   { return f.d }
-func (f *diagFamily) logPrior(i int) float64     { return f.prior[i] }
-func (f *diagFamily) constant() float64          { return 0 }
-func (f *diagFamily) vecConst([]float64) float64 { return 0 }
-func (f *diagFamily) hyper() any                 { return f.h }
-
-func (f *diagFamily) validRow(x []float64) error {
-	if len(x) != f.d {
-		return fmt.Errorf("point has %d values, want %d", len(x), f.d)
-	}
-	return checkFinite(x, f.d, nil)
-}
+func (f *diagFamily) hyper() any { return f.h }
 
 func (f *diagFamily) newStats() stats {
 	d := f.d

@@ -132,6 +132,50 @@ func log1pLowerBound(x float64) float64 {
 	return max(a, b)
 }
 
+// shifted is the data of the Gaussian families (niwFamily, diagFamily),
+// stored shifted by the prior mean m₀, which makes m₀ = 0 internally:
+// every density is translation invariant, and the shift keeps the raw
+// second moments small, so refreshing a factor from them loses few
+// digits. It also caches every point's prior predictive.
+type shifted struct {
+	d     int
+	x     []float64 // rows of x − m₀
+	shift []float64 // m₀
+	prior []float64 // ln p(x_i | H) per point
+}
+
+func newShifted(mean []float64, n, d int) shifted {
+	return shifted{d: d, x: make([]float64, n*d), shift: append([]float64(nil), mean...), prior: make([]float64, n)}
+}
+
+func (s *shifted) dim() int                   { return s.d }
+func (s *shifted) logPrior(i int) float64     { return s.prior[i] }
+func (s *shifted) constant() float64          { return 0 }
+func (s *shifted) vecConst([]float64) float64 { return 0 }
+
+func (s *shifted) validRow(x []float64) error {
+	if len(x) != s.d {
+		return fmt.Errorf("point has %d values, want %d", len(x), s.d)
+	}
+	return checkFinite(x, s.d, nil)
+}
+
+// load stores the rows x (same shape as bound) shifted and caches each
+// point's prior predictive, pred(i), which reads the shifted row i.
+func (s *shifted) load(x []float64, pred func(i int) float64) error {
+	if err := checkFinite(x, s.d, nil); err != nil {
+		return err
+	}
+	d := s.d
+	for i := range s.prior {
+		for k := range d {
+			s.x[i*d+k] = x[i*d+k] - s.shift[k]
+		}
+		s.prior[i] = pred(i)
+	}
+	return nil
+}
+
 // errBadData reports invalid input data.
 var errBadData = errors.New("invalid data")
 

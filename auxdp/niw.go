@@ -5,14 +5,10 @@ import (
 	"math"
 )
 
-// niwFamily is the Normal–inverse-Wishart family bound to data. The data are
-// stored shifted by the prior mean m₀, which makes m₀ = 0 internally: every
-// density is translation invariant, and the shift keeps the raw second
-// moments small, so refreshing a factor from them loses few digits.
+// niwFamily is the Normal–inverse-Wishart family bound to data (stored
+// shifted by the prior mean; see shifted).
 type niwFamily struct {
-	d       int
-	x       []float64 // rows of x − m₀
-	shift   []float64 // m₀
+	shifted
 	kappa0  float64
 	nu0     float64
 	psi0    []float64 // Ψ₀
@@ -25,7 +21,6 @@ type niwFamily struct {
 	// that depends on the cluster size only, tabulated so that adding or
 	// removing a point costs no log-gamma evaluations.
 	tab      []float64
-	prior    []float64 // ln p(x_i | H) per point
 	scratchE *niwStats
 	h        NIW
 }
@@ -67,7 +62,7 @@ func (h NIW) bind(x []float64, n, d int, names []string) (family, error) {
 		}
 	}
 	f := &niwFamily{
-		d: d, shift: append([]float64(nil), h.Mean...), kappa0: h.Kappa, nu0: h.Nu,
+		shifted: newShifted(h.Mean, n, d), kappa0: h.Kappa, nu0: h.Nu,
 		psi0: append([]float64(nil), h.Psi...), r0: r0, inv0: make([]float64, d),
 		h: NIW{Mean: append([]float64(nil), h.Mean...), Kappa: h.Kappa, Nu: h.Nu, Psi: append([]float64(nil), h.Psi...)},
 	}
@@ -81,8 +76,6 @@ func (h NIW) bind(x []float64, n, d int, names []string) (family, error) {
 		kappa, nu := f.kappa0+float64(m), f.nu0+float64(m)
 		f.tab[m] = lgamma((nu+1)/2) - lgamma((nu-float64(d)+1)/2) - float64(d)/2*math.Log(math.Pi*(kappa+1)/kappa)
 	}
-	f.x = make([]float64, n*d)
-	f.prior = make([]float64, n)
 	f.scratchE = f.newStats().(*niwStats)
 	if err := f.setData(x); err != nil {
 		return nil, err
@@ -92,32 +85,9 @@ func (h NIW) bind(x []float64, n, d int, names []string) (family, error) {
 
 // setData replaces the bound data (same shape) and recomputes the cached
 // prior predictives.
-func (f *niwFamily) setData(x []float64) error {
-	if err := checkFinite(x, f.d, nil); err != nil {
-		return err
-	}
-	d := f.d
-	for i := range f.prior {
-		for k := range d {
-			f.x[i*d+k] = x[i*d+k] - f.shift[k]
-		}
-		f.prior[i] = f.scratchE.logPred(i)
-	}
-	return nil
-}
+func (f *niwFamily) setData(x []float64) error { return f.load(x, f.scratchE.logPred) }
 
-func (f *niwFamily) dim() int                   { return f.d }
-func (f *niwFamily) logPrior(i int) float64     { return f.prior[i] }
-func (f *niwFamily) constant() float64          { return 0 }
-func (f *niwFamily) vecConst([]float64) float64 { return 0 }
-func (f *niwFamily) hyper() any                 { return f.h }
-
-func (f *niwFamily) validRow(x []float64) error {
-	if len(x) != f.d {
-		return fmt.Errorf("point has %d values, want %d", len(x), f.d)
-	}
-	return checkFinite(x, f.d, nil)
-}
+func (f *niwFamily) hyper() any { return f.h }
 
 func (f *niwFamily) newStats() stats {
 	d := f.d
