@@ -10,6 +10,8 @@ package progress
 import (
 	"io"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
@@ -18,8 +20,9 @@ import (
 // Group is a set of bars drawn together. The zero Group and a Group made
 // with enabled false draw nothing.
 type Group struct {
-	p  *mpb.Progress
-	mu sync.Mutex
+	p   *mpb.Progress
+	mu  sync.Mutex
+	now func() time.Time // the clock of the ETAs (tests replace it)
 }
 
 // New returns a group drawing to w when enabled is true.
@@ -27,13 +30,19 @@ func New(w io.Writer, enabled bool) *Group {
 	if !enabled || w == nil {
 		return &Group{}
 	}
-	return &Group{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithAutoRefresh())}
+	return &Group{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithAutoRefresh()), now: time.Now}
 }
 
 // Bar is one progress bar. A nil *Bar or a bar of a silent group ignores
-// every call, so callers never need to check.
+// every call, so callers never need to check. Its methods may be called
+// from several goroutines.
 type Bar struct {
-	b *mpb.Bar
+	b   *mpb.Bar
+	now func() time.Time
+	// last is the time (Unix nanoseconds) of the last advance: the ETA is
+	// a moving average of the time per step, which mpb's EWMA decorator
+	// learns only from the durations it is given.
+	last atomic.Int64
 }
 
 // Add adds a bar counting to total, labelled with name.
@@ -47,20 +56,20 @@ func (g *Group) Add(name string, total int) *Bar {
 		mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR), decor.CountersNoUnit("%d/%d", decor.WCSyncSpace)),
 		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name(" "), decor.EwmaETA(decor.ET_STYLE_GO, 30)),
 	)
-	return &Bar{b: b}
+	bar := &Bar{b: b, now: g.now}
+	bar.last.Store(g.now().UnixNano())
+	return bar
 }
 
 // Increment advances the bar by one.
-func (b *Bar) Increment() {
-	if b != nil && b.b != nil {
-		b.b.EwmaIncrement(0)
-	}
-}
+func (b *Bar) Increment() { b.IncrBy(1) }
 
-// IncrBy advances the bar by n.
+// IncrBy advances the bar by n, telling the ETA how long the n steps took
+// (the time since the previous advance).
 func (b *Bar) IncrBy(n int) {
 	if b != nil && b.b != nil {
-		b.b.IncrBy(n)
+		now := b.now().UnixNano()
+		b.b.EwmaIncrBy(n, time.Duration(now-b.last.Swap(now)))
 	}
 }
 

@@ -3,6 +3,7 @@ package progress
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 func TestSilentGroupWritesNothing(t *testing.T) {
@@ -30,5 +31,25 @@ func TestEnabledGroupDraws(t *testing.T) {
 	g.Wait()
 	if !bytes.Contains(buf.Bytes(), []byte("chain 1")) {
 		t.Fatalf("no bar drawn: %q", buf.String())
+	}
+}
+
+// TestETA: the ETA comes from the time the steps take. Twenty steps of one
+// second each, with 80 to go, make 1m20s (with a zero duration per step, as
+// before, it read 0s whatever the pace).
+func TestETA(t *testing.T) {
+	var buf bytes.Buffer
+	g := New(&buf, true)
+	clock := time.Unix(1000, 0)
+	g.now = func() time.Time { return clock }
+	b := g.Add("chain 1", 100)
+	for range 20 {
+		clock = clock.Add(time.Second)
+		b.Increment()
+	}
+	b.Abort()
+	g.Wait()
+	if !bytes.Contains(buf.Bytes(), []byte("1m20s")) {
+		t.Fatalf("no ETA of 1m20s: %q", buf.String())
 	}
 }
