@@ -53,7 +53,7 @@ up to --retries more times; a shard that fails with bad usage (exit status
 --methods is a comma-separated list of combination methods (see "epmc
 combine --help"), each optionally followed by combine flags for that method
 only, as :key=value, e.g.
-  --methods consensus,swiss,semiparametric:bandwidth=4:draws=2000
+  --methods consensus,swiss,semiparametric:draws=2000:chains=8
 The combine --seed is this run's --seed unless a method sets its own.
 
 Output layout:
