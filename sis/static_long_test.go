@@ -11,36 +11,7 @@ import (
 // 100 runs per variant, which resolves biases of a fifth of the short
 // test's tolerance.
 func TestSampleStaticConjugateLong(t *testing.T) {
-	m := newRegression(30, 1)
-	const power = 0.25
-	mean, cov, logZ := m.exact(power)
-	for _, wf := range []bool{false, true} {
-		t.Run(fmt.Sprintf("wastefree=%v", wf), func(t *testing.T) {
-			runs := runsOf(t, m, StaticConfig{Particles: 2000, PriorPower: power, WasteFree: wf, Seed: 500}, 100)
-			lz := make([]float64, len(runs))
-			for i, r := range runs {
-				lz[i] = r.LogEvidence
-			}
-			_, sd := meanSD(lz)
-			for i := range lz {
-				lz[i] += sd * sd / 2
-			}
-			checkAcrossRuns(t, "log-evidence", lz, logZ)
-			for j := range 3 {
-				ms, vs := make([]float64, len(runs)), make([]float64, len(runs))
-				for i, r := range runs {
-					xs := make([]float64, r.N)
-					for k := range r.N {
-						xs[k] = r.Particle(k)[j]
-					}
-					mu, s := meanSD(xs)
-					ms[i], vs[i] = mu, s*s*float64(r.N-1)/float64(r.N)
-				}
-				checkAcrossRuns(t, fmt.Sprintf("mean of beta[%d]", j+1), ms, mean[j])
-				checkAcrossRuns(t, fmt.Sprintf("variance of beta[%d]", j+1), unbiasedVariances(ms, vs), cov.At(j, j))
-			}
-		})
-	}
+	checkConjugateRegression(t, 2000, 100, 500)
 }
 
 // TestSampleStaticBimodalLong checks the mode mass over 40 runs: the mean

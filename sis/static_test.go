@@ -235,12 +235,20 @@ func unbiasedVariances(means, vars []float64) []float64 {
 }
 
 func TestSampleStaticConjugateRegression(t *testing.T) {
+	checkConjugateRegression(t, 1000, 20, 5)
+}
+
+// checkConjugateRegression runs the sampler, standard and waste-free, runs
+// times with the given number of particles on a conjugate regression shard
+// of M = 4 and compares the log-evidence and the posterior means and
+// variances with the closed form across runs (checkAcrossRuns).
+func checkConjugateRegression(t *testing.T, particles, runs int, seed uint64) {
 	m := newRegression(30, 1)
 	const power = 0.25 // a shard of M = 4
 	mean, cov, logZ := m.exact(power)
 	for _, wf := range []bool{false, true} {
 		t.Run(fmt.Sprintf("wastefree=%v", wf), func(t *testing.T) {
-			runs := runsOf(t, m, StaticConfig{Particles: 1000, PriorPower: power, WasteFree: wf, Seed: 5}, 20)
+			runs := runsOf(t, m, StaticConfig{Particles: particles, PriorPower: power, WasteFree: wf, Seed: seed}, runs)
 			lz := make([]float64, len(runs))
 			for i, r := range runs {
 				lz[i] = r.LogEvidence
