@@ -21,8 +21,9 @@ import (
 // ".chain,.iteration,.draw," followed by the variable names, then one row
 // per iteration, chain after chain, with 1-based indices. Numbers are
 // printed in the shortest form that parses back to the same float64
-// (strconv 'g', -1); non-finite values are written NaN, Inf and -Inf, as R
-// writes them.
+// (strconv 'g', -1). A NaN or infinite value is an error naming the
+// column, chain and iteration, as in the Arrow writer: a draws file holds
+// finite values only, and DecodeCSV would reject it.
 //
 // The metadata go first, one "# epmc.KEY=VALUE" comment line per key of
 // the Arrow format's schema metadata (see docs/FORMAT.md), so that R's
@@ -35,6 +36,17 @@ import (
 func WriteCSV(w io.Writer, d *Draws) error {
 	if err := d.Validate(); err != nil {
 		return err
+	}
+	// Checked before anything is written, so that standard output does
+	// not get half a file either.
+	for c, ch := range d.Values {
+		for v, s := range ch {
+			for i, x := range s {
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					return fmt.Errorf("chain %d, iteration %d: %s is %g, but a draws file holds finite values only", c+1, i+1, d.Names[v], x)
+				}
+			}
+		}
 	}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	keys, values := encodeMeta(d.Meta, d.Warmup)
@@ -68,7 +80,7 @@ func WriteCSV(w io.Writer, d *Draws) error {
 			buf = strconv.AppendInt(buf, int64(c*n+i+1), 10)
 			for _, s := range ch {
 				buf = append(buf, ',')
-				buf = appendCSVFloat(buf, s[i])
+				buf = strconv.AppendFloat(buf, s[i], 'g', -1, 64)
 			}
 			buf = append(buf, '\n')
 			if _, err := bw.Write(buf); err != nil {
@@ -92,18 +104,6 @@ func WriteCSVFile(path string, d *Draws) error {
 // utf8BOM is the byte-order mark some programs put at the start of UTF-8
 // text files.
 const utf8BOM = "\ufeff"
-
-func appendCSVFloat(buf []byte, v float64) []byte {
-	switch {
-	case math.IsNaN(v):
-		return append(buf, "NaN"...)
-	case math.IsInf(v, 1):
-		return append(buf, "Inf"...)
-	case math.IsInf(v, -1):
-		return append(buf, "-Inf"...)
-	}
-	return strconv.AppendFloat(buf, v, 'g', -1, 64)
-}
 
 // csvField quotes a header field when RFC 4180 requires it (Sigma[1,2]
 // holds a comma) or when blanks at its ends would otherwise be lost.

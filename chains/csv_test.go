@@ -295,3 +295,21 @@ func BenchmarkDecodeCSV(b *testing.B) {
 		}
 	}
 }
+
+// TestWriteCSVRejectsNonFinite: like the Arrow writer, WriteCSV refuses NaN
+// and ±Inf (which DecodeCSV would reject), before writing anything.
+func TestWriteCSVRejectsNonFinite(t *testing.T) {
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		d := testDraws(2, 5, 0)
+		d.Values[1][d.Index("mu")][2] = v
+		var buf bytes.Buffer
+		err := WriteCSV(&buf, d)
+		want := "chain 2, iteration 3: mu is " + strconv.FormatFloat(v, 'g', -1, 64)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("value %g: err = %v, want prefix %q", v, err, want)
+		}
+		if buf.Len() != 0 {
+			t.Fatalf("value %g: wrote %d bytes", v, buf.Len())
+		}
+	}
+}
