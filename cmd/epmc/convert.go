@@ -48,6 +48,9 @@ Examples:
 func outputFormat(out, flagFormat string) (chains.Format, error) {
 	switch flagFormat {
 	case "arrow":
+		if out == "-" {
+			return 0, usagef(`--format arrow needs an OUT file: standard output ("-") takes CSV`)
+		}
 		return chains.FormatArrow, nil
 	case "csv":
 		return chains.FormatCSV, nil

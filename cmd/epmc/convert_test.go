@@ -147,6 +147,7 @@ func TestConvertErrors(t *testing.T) {
 		{"NaN input", []string{nan, filepath.Join(dir, "o.arrow")}, 1, nan + `: line 2, column "mu": value is NaN`},
 		{"mixed inputs", []string{stan, a, filepath.Join(dir, "o.arrow")}, 1, "in.arrow: Arrow draws file, but several inputs must all be Stan CSV"},
 		{"missing output dir", []string{a, filepath.Join(dir, "no", "o.csv")}, 1, "output directory"},
+		{"arrow to stdout", []string{"--format", "arrow", a, "-"}, 2, "--format arrow needs an OUT file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errOut, code := cli(t, append([]string{"convert"}, tc.args...)...)
