@@ -113,6 +113,8 @@ func setupSample(fs *flag.FlagSet) func(e *env, args []string) error {
 			return usagef("--draws must be at least 1, have %d", *draws)
 		case !(*adaptDelta > 0 && *adaptDelta < 1):
 			return usagef("--adapt-delta must be in (0, 1), have %g", *adaptDelta)
+		case *threads < 0:
+			return usagef("--threads must not be negative, have %d (0: the number of CPUs)", *threads)
 		case *maxDepth < 1 || *maxDepth > 30:
 			return usagef("--max-depth must be in 1..30, have %d", *maxDepth)
 		case !(*initRadius >= 0) || *initRadius > 1e300:

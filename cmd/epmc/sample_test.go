@@ -261,6 +261,7 @@ func TestSampleBadInput(t *testing.T) {
 		{"bad metric", base(good, "--metric", "full"), nil, 2, []string{"--metric"}},
 		{"nuts flag with rwm", base(good, "--sampler", "rwm", "--max-depth", "12"), nil, 2, []string{"--max-depth applies to --sampler nuts only"}},
 		{"bad adapt delta", base(good, "--adapt-delta", "1.5"), nil, 2, []string{"--adapt-delta"}},
+		{"negative threads", base(good, "--threads", "-2"), nil, 2, []string{"--threads must not be negative"}},
 		{"bad partition", base(good, "--partition", "random"), nil, 2, []string{"--partition", "random"}},
 		{"too many shards", base(good, "--shards", "40", "--shard", "39"), nil, 1, []string{"no rows"}},
 		{"positional argument", append(base(good), "extra"), nil, 2, []string{`unexpected argument "extra"`}},
