@@ -22,11 +22,8 @@ type diagFamily struct {
 }
 
 func (h DiagNormalGamma) bind(x []float64, n, d int, names []string) (family, error) {
-	if err := checkFinite(x, d, names); err != nil {
+	if err := checkGaussianData(x, n, d, names); err != nil {
 		return nil, err
-	}
-	if d > n {
-		return nil, fmt.Errorf("%w: %d columns but only %d rows; a Gaussian mixture needs at least as many rows as columns", errBadData, d, n)
 	}
 	if len(h.Mean) != d {
 		return nil, fmt.Errorf("Normal–Gamma prior mean has %d values, want %d (one per column)", len(h.Mean), d)

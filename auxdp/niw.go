@@ -25,12 +25,22 @@ type niwFamily struct {
 	h        NIW
 }
 
-func (h NIW) bind(x []float64, n, d int, names []string) (family, error) {
+// checkGaussianData checks what both Gaussian families need of the data:
+// finite values, and no more columns than rows (else no covariance can be
+// estimated from them).
+func checkGaussianData(x []float64, n, d int, names []string) error {
 	if err := checkFinite(x, d, names); err != nil {
-		return nil, err
+		return err
 	}
 	if d > n {
-		return nil, fmt.Errorf("%w: %d columns but only %d rows; a Gaussian mixture needs at least as many rows as columns", errBadData, d, n)
+		return fmt.Errorf("%w: %d columns but only %d rows; a Gaussian mixture needs at least as many rows as columns", errBadData, d, n)
+	}
+	return nil
+}
+
+func (h NIW) bind(x []float64, n, d int, names []string) (family, error) {
+	if err := checkGaussianData(x, n, d, names); err != nil {
+		return nil, err
 	}
 	if len(h.Mean) != d {
 		return nil, fmt.Errorf("NIW prior mean has %d values, want %d (one per column)", len(h.Mean), d)
