@@ -96,7 +96,7 @@ func setupDPMM(fs *flag.FlagSet) func(e *env, args []string) error {
 	fs.StringVar(&f.discountPrior, "discount-prior", "1,1", "beta prior `a,b` of the Pitman–Yor discount")
 	fs.StringVar(&f.placement, "placement", "uniform", "global `step`: uniform (exact Gibbs redraw) or balanced (Metropolis–Hastings proposal favouring lightly loaded processors, with its Hastings correction)")
 	fs.Float64Var(&f.moveFraction, "move-fraction", 1, "`fraction` of clusters the global step considers per iteration")
-	fs.BoolVar(&f.splitMerge, "split-merge", false, "add sequentially-allocated split–merge moves within each processor")
+	fs.BoolVar(&f.splitMerge, "split-merge", false, "add sequentially-allocated split–merge moves within each processor (advised beyond a few dimensions or for well-separated clusters, where Gibbs moves alone keep merged clusters together for long)")
 	fs.IntVar(&f.smProposals, "sm-proposals", 10, "split–merge proposals `M` per processor per iteration (with --split-merge)")
 	fs.Float64Var(&f.groups, "groups", auxdp.DefaultGroups, "`G` of the empirical Gaussian base measure: prior cluster covariance = data covariance / G^(2/d)")
 	fs.StringVar(&f.mean, "mean", "", "prior mean of the cluster means: one `value` or one per column (default: the data mean)")
