@@ -1,7 +1,7 @@
 package chains
 
 import (
-	"bufio"
+	"encoding/csv"
 	"fmt"
 	"math"
 	"os"
@@ -28,8 +28,8 @@ func parseRNumber(s string) (float64, error) {
 	return strconv.ParseFloat(s, 64)
 }
 
-// readCSVTable reads a plain comma-separated file with a header line (no
-// quoting: the golden files contain none).
+// readCSVTable reads a comma-separated file with a header line; every
+// row must have the header's number of fields.
 func readCSVTable(t testing.TB, path string) (header []string, rows [][]string) {
 	t.Helper()
 	f, err := os.Open(path)
@@ -37,23 +37,14 @@ func readCSVTable(t testing.TB, path string) (header []string, rows [][]string) 
 		t.Fatal(err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		fields := strings.Split(sc.Text(), ",")
-		if header == nil {
-			header = fields
-			continue
-		}
-		if len(fields) != len(header) {
-			t.Fatalf("%s: %d fields, header has %d", path, len(fields), len(header))
-		}
-		rows = append(rows, fields)
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	if len(recs) == 0 {
+		t.Fatalf("%s: empty", path)
 	}
-	return header, rows
+	return recs[0], recs[1:]
 }
 
 // goldenDraws reads testdata/posterior/draws/<set>.csv into Draws.

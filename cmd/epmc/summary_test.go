@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"math"
@@ -16,7 +15,7 @@ import (
 
 const goldenDir = "../../testdata/posterior"
 
-// readGoldenTable reads one of the plain CSV files of testdata/posterior.
+// readGoldenTable reads one of the CSV files of testdata/posterior.
 func readGoldenTable(t *testing.T, path string) (header []string, rows [][]string) {
 	t.Helper()
 	f, err := os.Open(path)
@@ -24,20 +23,14 @@ func readGoldenTable(t *testing.T, path string) (header []string, rows [][]strin
 		t.Fatal(err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		fields := strings.Split(sc.Text(), ",")
-		if header == nil {
-			header = fields
-		} else {
-			rows = append(rows, fields)
-		}
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	if len(recs) == 0 {
+		t.Fatalf("%s: empty", path)
 	}
-	return header, rows
+	return recs[0], recs[1:]
 }
 
 func parseR(t *testing.T, s string) float64 {
