@@ -118,15 +118,7 @@ func sem(x []float64) float64 {
 
 func readStanAdaptation(t *testing.T, path string) map[string][]float64 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := readCSVRecords(t, path)
 	out := map[string][]float64{}
 	for _, rec := range recs[1:] {
 		for j, name := range recs[0] {
@@ -174,4 +166,23 @@ func ksTwoSample(x, y []float64) (d, p float64) {
 		sign = -sign
 	}
 	return d, math.Min(math.Max(sum, 0), 1)
+}
+
+// readCSVRecords reads a whole CSV file (header first), failing the test
+// with the file's name on any error.
+func readCSVRecords(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if len(recs) == 0 {
+		t.Fatalf("%s: empty", path)
+	}
+	return recs
 }

@@ -4,7 +4,6 @@ package subpost_test
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"math"
 	"os"
@@ -119,15 +118,7 @@ type stanIterStats struct {
 // n_leapfrog statistics, in that order.
 func readStanWarmup(t *testing.T, path string) []stanIterStats {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := readCSVRecords(t, path)
 	col := map[string]int{}
 	for j, name := range recs[0] {
 		col[name] = j
