@@ -1,7 +1,6 @@
 package auxdp
 
 import (
-	"fmt"
 	"testing"
 	"time"
 )
@@ -16,67 +15,48 @@ import (
 // on some kernels. On an idle machine BenchmarkIteration is the real
 // measure.)
 func BenchmarkCriticalPath(b *testing.B) {
-	for _, d := range []int{2, 10} {
-		x, truth := gaussianMixture(1, 10000, d, 10)
-		h, err := EmpiricalNIW(x, DefaultGroups)
-		if err != nil {
-			b.Fatal(err)
+	benchBalanced(b, 1, func(b *testing.B, s *sampler, it int) {
+		P := len(s.procs)
+		var path, cpu time.Duration
+		steps := 0
+		cost := make([]time.Duration, P)
+		for b.Loop() {
+			for j, p := range s.procs {
+				s.first[j], s.firstK[j] = len(p.points), p.k
+			}
+			for j, p := range s.procs {
+				c0 := time.Now()
+				p.local(it, false)
+				cost[j] = time.Since(c0)
+			}
+			// The sampler's packing: LPT on N_j(K_j+1) onto 2 workers.
+			var est [2]int
+			var work [2]time.Duration
+			for _, j := range lptOrder(s) {
+				w := 0
+				if est[1] < est[0] {
+					w = 1
+				}
+				est[w] += s.first[j] * (s.firstK[j] + 1)
+				work[w] += cost[j]
+			}
+			c0 := time.Now()
+			s.gather()
+			s.masterSrc.Seed(1, uint64(it))
+			s.updateHyper(s.master)
+			if s.nproc > 1 {
+				s.global(s, s.master)
+			}
+			s.rebuild()
+			m := time.Since(c0)
+			path += max(work[0], work[1]) + m
+			cpu += work[0] + work[1] + m
+			it++
+			steps++
 		}
-		for _, P := range []int{1, 2, 4, 8} {
-			b.Run(fmt.Sprintf("d=%d/P=%d", d, P), func(b *testing.B) {
-				s, err := newSampler(flatten(x), len(x), d, Config{Likelihood: h, Procs: P, Seed: 1, InitLabels: truth, Workers: 1})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := s.initialize(); err != nil {
-					b.Fatal(err)
-				}
-				it := 1
-				for ; it <= 5; it++ {
-					s.step(it)
-				}
-				var path, cpu time.Duration
-				steps := 0
-				cost := make([]time.Duration, P)
-				for b.Loop() {
-					for j, p := range s.procs {
-						s.first[j], s.firstK[j] = len(p.points), p.k
-					}
-					for j, p := range s.procs {
-						c0 := time.Now()
-						p.local(it, false)
-						cost[j] = time.Since(c0)
-					}
-					// The sampler's packing: LPT on N_j(K_j+1) onto 2 workers.
-					var est [2]int
-					var work [2]time.Duration
-					for _, j := range lptOrder(s) {
-						w := 0
-						if est[1] < est[0] {
-							w = 1
-						}
-						est[w] += s.first[j] * (s.firstK[j] + 1)
-						work[w] += cost[j]
-					}
-					c0 := time.Now()
-					s.gather()
-					s.masterSrc.Seed(1, uint64(it))
-					s.updateHyper(s.master)
-					if s.nproc > 1 {
-						s.global(s, s.master)
-					}
-					s.rebuild()
-					m := time.Since(c0)
-					path += max(work[0], work[1]) + m
-					cpu += work[0] + work[1] + m
-					it++
-					steps++
-				}
-				b.ReportMetric(float64(path.Nanoseconds())/float64(steps)/float64(len(x)), "cp-ns/point-sweep")
-				b.ReportMetric(float64(cpu.Nanoseconds())/float64(steps)/float64(len(x)), "seq-ns/point-sweep")
-			})
-		}
-	}
+		b.ReportMetric(float64(path.Nanoseconds())/float64(steps)/float64(s.n), "cp-ns/point-sweep")
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(steps)/float64(s.n), "seq-ns/point-sweep")
+	})
 }
 
 // lptOrder lists the processors by decreasing estimated cost, as

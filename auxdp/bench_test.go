@@ -49,6 +49,30 @@ func gaussianMixture(seed uint64, n, d, k int) ([][]float64, []int) {
 // average share of the busiest processor (the bound on parallel speed-up
 // is its inverse).
 func BenchmarkIteration(b *testing.B) {
+	benchBalanced(b, 0, func(b *testing.B, s *sampler, it int) {
+		n := float64(s.n)
+		var share float64
+		steps := 0
+		for b.Loop() {
+			s.step(it)
+			it++
+			busiest := 0
+			for _, n := range s.first {
+				busiest = max(busiest, n)
+			}
+			share += float64(busiest) / n
+			steps++
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(steps)/n, "ns/point-sweep")
+		b.ReportMetric(share/float64(steps), "max-share")
+	})
+}
+
+// benchBalanced runs body as sub-benchmark d=D/P=P for d = 2, 10 and
+// P = 1, 2, 4, 8 on the balanced problem of BenchmarkIteration, with a
+// sampler (Workers as given; 0 is GOMAXPROCS) started at the true
+// partition and warmed by 5 iterations; it is the next iteration number.
+func benchBalanced(b *testing.B, workers int, body func(b *testing.B, s *sampler, it int)) {
 	for _, d := range []int{2, 10} {
 		x, truth := gaussianMixture(1, 10000, d, 10)
 		h, err := EmpiricalNIW(x, DefaultGroups)
@@ -57,7 +81,7 @@ func BenchmarkIteration(b *testing.B) {
 		}
 		for _, P := range []int{1, 2, 4, 8} {
 			b.Run(fmt.Sprintf("d=%d/P=%d", d, P), func(b *testing.B) {
-				s, err := newSampler(flatten(x), len(x), d, Config{Likelihood: h, Procs: P, Seed: 1, InitLabels: truth})
+				s, err := newSampler(flatten(x), len(x), d, Config{Likelihood: h, Procs: P, Seed: 1, InitLabels: truth, Workers: workers})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -68,20 +92,7 @@ func BenchmarkIteration(b *testing.B) {
 				for ; it <= 5; it++ {
 					s.step(it)
 				}
-				var share float64
-				steps := 0
-				for b.Loop() {
-					s.step(it)
-					it++
-					busiest := 0
-					for _, n := range s.first {
-						busiest = max(busiest, n)
-					}
-					share += float64(busiest) / float64(len(x))
-					steps++
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(steps)/float64(len(x)), "ns/point-sweep")
-				b.ReportMetric(share/float64(steps), "max-share")
+				body(b, s, it)
 			})
 		}
 	}
