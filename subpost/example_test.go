@@ -23,13 +23,14 @@ func (m *rate) Params() []chains.Param {
 	return []chains.Param{{Name: "lambda", Transform: chains.Transform{Kind: chains.Lower}}}
 }
 
-// LogPrior is the Gamma(2, 1) log density of λ plus the log Jacobian θ.
+// LogPrior is the Gamma(2, 1) log density of λ plus the log Jacobian θ:
+// log λ − λ + θ = 2θ − λ (Γ(2) = 1).
 func (m *rate) LogPrior(theta, grad []float64) float64 {
 	lambda := math.Exp(theta[0])
 	if grad != nil {
-		grad[0] = 1 - lambda + 1
+		grad[0] = 2 - lambda
 	}
-	return math.Log(lambda) - lambda + theta[0]
+	return 2*theta[0] - lambda
 }
 
 func (m *rate) LogLik(theta, grad []float64) float64 {
