@@ -28,16 +28,21 @@ func expNonPos(x float64) float64 {
 	if !(x >= expUnder) {
 		return 0
 	}
+	return expTang(x)
+}
+
+// expTang is expNonPos for expUnder ≤ x ≤ 0, small enough for the
+// compiler to inline into the weighting loops.
+func expTang(x float64) float64 {
 	// Round x/(ln2/64) to the nearest integer; x ≤ 0, so truncating
 	// x·64/ln2 − 0.5 towards zero does it without math.Floor.
 	k := int64(x*expInvL - 0.5)
 	kf := float64(k)
 	r := (x - kf*expL1) - kf*expL2
-	q := r * (1 + r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120))))) // p(r) − 1
 	tj := expTable[k&63]
-	// 2^(k>>6) built from its exponent bits; k>>6 ≥ −1022 here.
-	scale := math.Float64frombits(uint64((k>>6)+1023) << 52)
-	return scale * (tj + tj*q)
+	// tj·p(r) as tj + tj·(p(r) − 1), times 2^(k>>6) built from its
+	// exponent bits (k>>6 ≥ −1022 here).
+	return math.Float64frombits(uint64((k>>6)+1023)<<52) * (tj + tj*(r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120)))))))
 }
 
 // expShift sets w[i] = exp(lw[i] − m) for lw[i] ≤ m and returns Σ w and
@@ -48,12 +53,7 @@ func expShift(w, lw []float64, m float64) (sum, sumsq float64) {
 		x := v - m
 		e := 0.0
 		if x >= expUnder {
-			k := int64(x*expInvL - 0.5)
-			kf := float64(k)
-			r := (x - kf*expL1) - kf*expL2
-			q := r * (1 + r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120)))))
-			tj := expTable[k&63]
-			e = math.Float64frombits(uint64((k>>6)+1023)<<52) * (tj + tj*q)
+			e = expTang(x)
 		}
 		w[i] = e
 		sum += e
@@ -76,12 +76,7 @@ func expShiftMoments(w, lw, x []float64, m float64) (sum, sumsq, s1, s2 float64)
 		y := v - m
 		e := 0.0
 		if y >= expUnder {
-			k := int64(y*expInvL - 0.5)
-			kf := float64(k)
-			r := (y - kf*expL1) - kf*expL2
-			q := r * (1 + r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120)))))
-			tj := expTable[k&63]
-			e = math.Float64frombits(uint64((k>>6)+1023)<<52) * (tj + tj*q)
+			e = expTang(y)
 		}
 		w[i] = e
 		sum += e
