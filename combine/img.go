@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/epmc/epmc/kde"
@@ -465,7 +466,7 @@ func (p *imgProblem) prepareSemi(shards [][][]float64, st []shardStats, l *mat.T
 			r := rows[t*p.stride : (t+1)*p.stride]
 			p.rotate(y, p.wz[m][t])
 			copy(r, y)
-			r[d] = dot(y, y)
+			r[d] = floats.Dot(y, y)
 			r[d+1] = gaussLogKernel(x, &st[m])
 		}
 		p.rows[m] = rows
@@ -503,7 +504,7 @@ func (p *imgProblem) buildRows(h float64) {
 				shrinkPoint(z, x, p.wmean[m], a)
 			}
 			copy(r, z)
-			r[d] = dot(z, z)
+			r[d] = floats.Dot(z, z)
 		}
 	}
 }
@@ -568,14 +569,6 @@ func gaussLogKernel(x []float64, s *shardStats) float64 {
 		}
 	}
 	return -0.5 * q
-}
-
-func dot(a, b []float64) float64 {
-	s := 0.0
-	for i, v := range a {
-		s += v * b[i]
-	}
-	return s
 }
 
 // chooseBandwidth returns the starting h in whitened units: the rule's
@@ -941,7 +934,7 @@ func (c *imgChain) sweepSP(k int, st *imgState, lv *imgLevel, count bool) {
 // same at every level and cancel in a swap.)
 func (c *imgChain) logTarget(st *imgState, lv *imgLevel) float64 {
 	invM := 1 / float64(c.p.M)
-	S := st.q - dot(st.s, st.s)*invM
+	S := st.q - floats.Dot(st.s, st.s)*invM
 	v := -S / (2 * lv.h * lv.h)
 	if c.p.semi {
 		for j, sj := range st.s {
